@@ -1,0 +1,12 @@
+//! `gknb export`.
+
+use std::process::ExitCode;
+
+use super::Context;
+
+#[derive(Debug, clap::Args)]
+pub struct Args {}
+
+pub fn run(_args: Args, _ctx: &Context) -> anyhow::Result<ExitCode> {
+    anyhow::bail!("`gknb export` is not implemented yet")
+}

@@ -1,0 +1,1 @@
+//! The crawl scheduler: frontier in the archive, resumable, incremental.

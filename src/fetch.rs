@@ -1,0 +1,1 @@
+//! The downloader: polite HTTP with per-host rate limits, robots.txt, retries and conditional GET.

@@ -1,0 +1,1 @@
+//! Seed files: the portals' annual-report listing pages, as `[[portal]]` tables.

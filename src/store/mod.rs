@@ -1,0 +1,1 @@
+//! The SQLite archive: documents (raw bytes), reports, facts, checks, metrics.
