@@ -5,6 +5,10 @@
 
 use crate::model::{Format, ParsedReport, Status, YearSource};
 
+pub mod grid;
+
+pub use grid::{Cell, Row, Table};
+
 /// Bumped whenever the parser's output may change for the same bytes; `reparse` and the
 /// crawler use it to decide what to parse again.
 pub const PARSER_VERSION: u32 = 1;
@@ -33,6 +37,28 @@ pub fn parse(input: &Input) -> ParsedReport {
         status: Status::Unparsed,
         reason: Some("parser not implemented yet".into()),
         encoding: decoded.describe(),
+        facts: Vec::new(),
+        checks: Vec::new(),
+        warnings: Vec::new(),
+        attachments: Vec::new(),
+    }
+}
+
+/// Interprets tables that another front end (PDF, DOCX) already built. `text` is the document's
+/// running text, used for the title, agency and year; `encoding` is recorded as given.
+pub fn parse_tables(tables: &[Table], text: &str, source: &str, encoding: &str) -> ParsedReport {
+    let _ = (tables, text);
+    ParsedReport {
+        source: source.to_string(),
+        title: None,
+        agency: None,
+        year: None,
+        year_source: YearSource::None,
+        published: None,
+        format: Format::Unknown,
+        status: Status::Unparsed,
+        reason: Some("parser not implemented yet".into()),
+        encoding: encoding.to_string(),
         facts: Vec::new(),
         checks: Vec::new(),
         warnings: Vec::new(),
