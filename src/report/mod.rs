@@ -5,7 +5,9 @@
 
 use crate::model::{Format, ParsedReport, Status, YearSource};
 
+pub mod docx;
 pub mod grid;
+pub mod pdf;
 
 pub use grid::{Cell, Row, Table};
 
