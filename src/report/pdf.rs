@@ -415,11 +415,9 @@ fn finish(out: &mut Extracted, pending: PendingTable) {
         rows: Vec::new(),
         page: pending.grids.first().map(|(_, p)| *p),
     };
-    let base_xs: Vec<f32> = pending
-        .grids
-        .first()
-        .map(|(g, _)| g.xs.clone())
-        .unwrap_or_default();
+    // Each page may draw only some of the column lines: number columns by the edges of all
+    // the parts together.
+    let base_xs = cluster(pending.grids.iter().flat_map(|(g, _)| g.xs.iter().copied()));
     for (grid, page) in &pending.grids {
         let col_map = map_columns(&grid.xs, &base_xs);
         for row_cells in grid.rows() {
@@ -935,26 +933,44 @@ fn cell_text(glyphs: &[Glyph]) -> String {
 /// the table too. Columns come from the lines with the most chunks.
 fn stream_tables(lines: Vec<TextLine>) -> Vec<Item> {
     let multi: Vec<bool> = lines.iter().map(|l| l.chunks.len() >= 2).collect();
+    let similar = |a: usize, b: usize| {
+        let (x, y) = (lines[a].size, lines[b].size);
+        (x - y).abs() <= 0.25 * x.max(y)
+    };
     let mut in_table = multi.clone();
     for i in 0..lines.len() {
         if multi[i] {
             continue;
         }
-        let prev_multi = i > 0 && multi[i - 1];
-        let next_multi = multi.get(i + 1).copied().unwrap_or(false);
-        let caption = lines[i].text.starts_with("第二十条") && next_multi;
-        let sandwiched = prev_multi && (i + 1..lines.len()).take(3).any(|j| multi[j]);
-        in_table[i] = caption || sandwiched;
+        let next_multi = (i + 1..lines.len()).take(3).find(|&j| multi[j]);
+        let caption = lines[i].text.starts_with("第二十条")
+            && next_multi.is_some_and(|j| j == i + 1 && similar(i, j));
+        // A label row between table rows, or the last line of the page under a table (the
+        // table goes on over the page).
+        let inside = i > 0
+            && multi[i - 1]
+            && similar(i, i - 1)
+            && (next_multi.is_some_and(|j| similar(i, j)) || i + 1 == lines.len());
+        // A group label (（三）不予公开) opening the rows below it, also at the top of a page.
+        let group = starts_label(&lines[i].text)
+            && next_multi.is_some_and(|j| j == i + 1 && similar(i, j));
+        in_table[i] = caption || inside || group;
     }
     let mut items = Vec::new();
     let mut run: Vec<TextLine> = Vec::new();
     for (line, t) in lines.into_iter().zip(in_table) {
-        if t {
-            run.push(line);
+        if !t {
+            flush_run(&mut items, std::mem::take(&mut run));
+            items.push(Item::Line(line));
             continue;
         }
-        flush_run(&mut items, std::mem::take(&mut run));
-        items.push(Item::Line(line));
+        let far = run
+            .last()
+            .is_some_and(|prev| line.top - prev.top > 3.0 * prev.size.max(line.size));
+        if far {
+            flush_run(&mut items, std::mem::take(&mut run));
+        }
+        run.push(line);
     }
     flush_run(&mut items, run);
     items
