@@ -952,8 +952,8 @@ fn stream_tables(lines: Vec<TextLine>) -> Vec<Item> {
             && similar(i, i - 1)
             && (next_multi.is_some_and(|j| similar(i, j)) || i + 1 == lines.len());
         // A group label (（三）不予公开) opening the rows below it, also at the top of a page.
-        let group = starts_label(&lines[i].text)
-            && next_multi.is_some_and(|j| j == i + 1 && similar(i, j));
+        let group =
+            starts_label(&lines[i].text) && next_multi.is_some_and(|j| j == i + 1 && similar(i, j));
         in_table[i] = caption || inside || group;
     }
     let mut items = Vec::new();

@@ -1,0 +1,160 @@
+//! Reports that live in attachments: the PDF and DOCX front ends must rebuild the same table
+//! grids as the HTML form of the same report (fixtures made by
+//! `tests/fixtures/pdf/make_fixtures.py`), and never panic on damaged files.
+
+use std::path::PathBuf;
+
+use gknb::model::Status;
+use gknb::report::{Table, docx, pdf};
+use scraper::{Html, Selector};
+
+fn fixture(rel: &str) -> Vec<u8> {
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures")
+        .join(rel);
+    std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+/// Each HTML table row's non-empty cell texts, whitespace removed.
+fn html_rows(html: &[u8]) -> Vec<Vec<String>> {
+    let doc = Html::parse_document(&String::from_utf8_lossy(html));
+    let (tr, td) = (
+        Selector::parse("tr").expect("selector"),
+        Selector::parse("td").expect("selector"),
+    );
+    doc.select(&tr)
+        .map(|row| {
+            row.select(&td)
+                .map(|c| squash(&c.text().collect::<String>()))
+                .filter(|t| !t.is_empty())
+                .collect()
+        })
+        .collect()
+}
+
+/// Each grid row's non-empty texts of the cells that start in it (as HTML writes them).
+fn grid_rows(tables: &[Table]) -> Vec<Vec<String>> {
+    tables
+        .iter()
+        .flat_map(|t| &t.rows)
+        .map(|r| {
+            r.own_cells()
+                .map(|c| squash(&c.text))
+                .filter(|t| !t.is_empty())
+                .collect()
+        })
+        .collect()
+}
+
+fn squash(s: &str) -> String {
+    s.chars().filter(|c| !c.is_whitespace()).collect()
+}
+
+fn assert_same_rows(what: &str, got: Vec<Vec<String>>, want: Vec<Vec<String>>) {
+    for (i, (g, w)) in got.iter().zip(&want).enumerate() {
+        assert_eq!(g, w, "{what}: row {i} differs");
+    }
+    assert_eq!(got.len(), want.len(), "{what}: row count");
+}
+
+#[test]
+fn ruled_pdf_grids_match_html() {
+    for fmt in ["2021", "2019"] {
+        let want = html_rows(&fixture(&format!("pdf/r{fmt}.html")));
+        let doc = pdf::extract(&fixture(&format!("pdf/r{fmt}-ruled.pdf"))).expect("pdf reads");
+        assert_eq!(
+            doc.tables.len(),
+            3,
+            "{fmt}: tables 二, 三 (over two pages), 四"
+        );
+        assert_same_rows(&format!("ruled {fmt}"), grid_rows(&doc.tables), want);
+    }
+}
+
+#[test]
+fn borderless_pdf_grids_match_html() {
+    for fmt in ["2021", "2019"] {
+        let want = html_rows(&fixture(&format!("pdf/r{fmt}-flat.html")));
+        let doc = pdf::extract(&fixture(&format!("pdf/r{fmt}-borderless.pdf"))).expect("pdf reads");
+        assert_same_rows(&format!("borderless {fmt}"), grid_rows(&doc.tables), want);
+    }
+}
+
+#[test]
+fn docx_grids_match_html() {
+    for fmt in ["2021", "2019"] {
+        let want = html_rows(&fixture(&format!("pdf/r{fmt}.html")));
+        let doc = docx::extract(&fixture(&format!("docx/r{fmt}.docx"))).expect("docx reads");
+        assert_same_rows(&format!("docx {fmt}"), grid_rows(&doc.tables), want);
+    }
+}
+
+#[test]
+fn ruled_pdf_and_docx_place_cells_alike() {
+    // Same columns and the same rowspan repeats, not only the same texts.
+    let key = |tables: &[Table]| -> Vec<Vec<(u32, String, bool)>> {
+        tables
+            .iter()
+            .flat_map(|t| &t.rows)
+            .map(|r| {
+                r.cells
+                    .iter()
+                    .map(|c| (c.col, squash(&c.text), c.spanned))
+                    .collect()
+            })
+            .collect()
+    };
+    let p = pdf::extract(&fixture("pdf/r2021-ruled.pdf")).expect("pdf reads");
+    let d = docx::extract(&fixture("docx/r2021.docx")).expect("docx reads");
+    assert_eq!(key(&p.tables), key(&d.tables));
+}
+
+#[test]
+fn table_over_a_page_break_is_one_table_with_pages() {
+    let doc = pdf::extract(&fixture("pdf/r2021-ruled.pdf")).expect("pdf reads");
+    let t3 = &doc.tables[1];
+    assert!(t3.joined_text().contains("本年新收"));
+    assert!(t3.joined_text().contains("结转下年度"));
+    let first = t3.rows[0].cells[0].row;
+    let last = t3.rows[t3.rows.len() - 1].cells[0].row;
+    assert_eq!(t3.page, Some(2));
+    assert_eq!(doc.page_of_row(first), Some(2));
+    assert_eq!(doc.page_of_row(last), Some(3));
+}
+
+#[test]
+fn page_numbers_and_running_headers_are_not_text() {
+    let doc = pdf::extract(&fixture("pdf/r2021-ruled.pdf")).expect("pdf reads");
+    assert!(
+        doc.text
+            .contains("示例县人民政府2024年政府信息公开工作年度报告")
+    );
+    assert!(!doc.text.contains("- 2 -") && !doc.text.contains("-2-"));
+    assert!(!doc.text.contains("政务公开\n"), "running header dropped");
+    assert!(
+        !grid_rows(&doc.tables)
+            .iter()
+            .flatten()
+            .any(|c| c.contains("政务公开") || c == "-2-")
+    );
+}
+
+#[test]
+fn scanned_pdf_is_image_only() {
+    let doc = pdf::extract(&fixture("pdf/scanned.pdf")).expect("pdf reads");
+    assert_eq!(doc.glyphs, 0);
+    let r = pdf::parse(&fixture("pdf/scanned.pdf"), "scanned.pdf");
+    assert_eq!(r.status, Status::ImageOnly);
+    assert!(r.facts.is_empty());
+    assert!(r.reason.is_some_and(|s| s.contains("no text layer")));
+}
+
+#[test]
+fn not_a_pdf_is_unparsed_with_a_reason() {
+    let r = pdf::parse(b"<html>not a pdf</html>", "x.pdf");
+    assert_eq!(r.status, Status::Unparsed);
+    assert!(r.reason.is_some());
+    let r = docx::parse(b"PK\x03\x04 word/document.xml but no zip", "x.docx");
+    assert_eq!(r.status, Status::Unparsed);
+    assert!(r.reason.is_some());
+}
