@@ -372,13 +372,11 @@ impl Walker {
         if let Some(glued) = values.iter().find(|c| normalize::looks_glued(&c.text, 7))
             && values.len() < 7
         {
-            {
-                self.out.glued = Some(format!(
-                    "table 三 row {id}: cells glued into one digit string `{}`",
-                    glued.text
-                ));
-                return;
-            }
+            self.out.glued = Some(format!(
+                "table 三 row {id}: cells glued into one digit string `{}`",
+                glued.text
+            ));
+            return;
         }
         if values.len() < 7 {
             self.t3.pending = Some((id, values));
@@ -436,13 +434,11 @@ impl Walker {
         if let Some(glued) = values.iter().find(|c| normalize::looks_glued(&c.text, 15))
             && self.t4.values.len() + values.len() < 15
         {
-            {
-                self.out.glued = Some(format!(
-                    "table 四: cells glued into one digit string `{}`",
-                    glued.text
-                ));
-                return;
-            }
+            self.out.glued = Some(format!(
+                "table 四: cells glued into one digit string `{}`",
+                glued.text
+            ));
+            return;
         }
         self.t4.values.extend(values);
         if self.t4.values.len() < 15 {
