@@ -1073,6 +1073,65 @@ mod tests {
     }
 
     #[test]
+    fn gb2312_label_reads_gbk_only_characters() {
+        // 堃 and 镕 are in GBK but not in GB2312; pages labelled gb2312 use them anyway.
+        let bytes = gbk(&page(r#"<meta charset="gb2312">"#, "王堃、朱镕基"));
+        let d = decode(&bytes, None);
+        assert_eq!((d.encoding, d.source), ("gb18030", EncodingSource::Meta));
+        assert!(!d.had_errors);
+        assert!(d.text.contains("王堃、朱镕基"));
+    }
+
+    #[test]
+    fn fewest_errors_prefers_the_declaration_on_ties_and_the_guess_when_cleaner() {
+        let mut bytes = gbk(&page("", CHINESE));
+        for at in [100, 120, 140] {
+            bytes.insert(at, 0xFF);
+        }
+        let rejected = vec![Rejected {
+            source: EncodingSource::Meta,
+            label: "gbk".into(),
+            reason: RejectReason::Malformed,
+        }];
+        let malformed = || {
+            vec![(
+                encoding_rs::GB18030,
+                EncodingSource::Meta,
+                "gbk".to_string(),
+            )]
+        };
+        let same = Detected {
+            encoding: encoding_rs::GB18030,
+            text: encoding_rs::GB18030.decode_without_bom_handling(&bytes).0,
+            had_errors: true,
+        };
+        let d = fewest_errors(&bytes, malformed(), same, rejected.clone());
+        assert_eq!((d.encoding, d.source), ("gb18030", EncodingSource::Meta));
+        assert!(d.rejected.is_empty() && d.had_errors);
+
+        let worse = Detected {
+            encoding: encoding_rs::UTF_8,
+            text: String::from_utf8_lossy(&bytes),
+            had_errors: true,
+        };
+        let d = fewest_errors(&bytes, malformed(), worse, rejected.clone());
+        assert_eq!((d.encoding, d.source), ("gb18030", EncodingSource::Meta));
+
+        let cleaner = Detected {
+            encoding: encoding_rs::GB18030,
+            text: Cow::Borrowed("\u{FFFD}"),
+            had_errors: true,
+        };
+        let d = fewest_errors(&bytes, malformed(), cleaner, rejected);
+        assert_eq!(
+            (d.encoding, d.source),
+            ("gb18030", EncodingSource::Detector)
+        );
+        assert_eq!(d.rejected.len(), 1);
+        assert_eq!(d.declared.as_deref(), Some("gbk"));
+    }
+
+    #[test]
     fn charset_param_parsing() {
         assert_eq!(charset_param("text/html; charset=GBK"), Some("GBK"));
         assert_eq!(

@@ -2,6 +2,8 @@
 //! panic.
 
 use gknb::decode::{EncodingSource, RejectReason, decode};
+use gknb::model::Format;
+use gknb::report::{self, Input};
 use proptest::prelude::*;
 
 const META_ONLY: &[u8] = include_bytes!("fixtures/gbk/gbk-meta-only.html");
@@ -81,6 +83,60 @@ fn declared_gbk_header_is_used_directly() {
     let d = decode(UNDECLARED, Some("text/html; charset=GBK"));
     assert_eq!((d.encoding, d.source), ("gb18030", EncodingSource::Header));
     assert!(d.text.contains(UNDECLARED_TITLE));
+}
+
+/// End to end: the decoded pages parse into a full format-2021 report with the values listed in
+/// `fixtures/gbk/README.md`, and every accounting identity holds.
+#[test]
+fn gbk_fixtures_parse_end_to_end() {
+    type Case<'a> = (&'a [u8], &'a str, &'a str, [(&'a str, f64); 5]);
+    let cases: [Case; 2] = [
+        (
+            META_ONLY,
+            "临溪县交通运输局",
+            "gb18030 (meta)",
+            [
+                ("requests.new_received.total", 47.0),
+                ("requests.total_handled.total", 46.0),
+                ("active.fees.amount_wan_yuan", 56.83),
+                ("active.licensing.decisions", 1286.0),
+                ("appeals.suit_direct.total", 2.0),
+            ],
+        ),
+        (
+            UNDECLARED,
+            "桐川县市场监督管理局",
+            "gb18030 (detector)",
+            [
+                ("requests.new_received.total", 128.0),
+                ("requests.total_handled.total", 124.0),
+                ("active.fees.amount_wan_yuan", 12.4),
+                ("active.licensing.decisions", 4521.0),
+                ("appeals.review.total", 4.0),
+            ],
+        ),
+    ];
+    for (bytes, agency, encoding, values) in cases {
+        let r = report::parse(&Input {
+            bytes,
+            source: agency,
+            content_type: None,
+        });
+        assert_eq!(r.encoding, encoding);
+        assert_eq!(r.format, Format::F2021, "{agency}");
+        assert_eq!(r.year, Some(2022), "{agency}");
+        assert_eq!(r.agency.as_deref(), Some(agency));
+        assert_eq!(r.facts.len(), 200, "{agency}");
+        for (metric, value) in values {
+            let fact = r
+                .fact(metric)
+                .unwrap_or_else(|| panic!("{agency}: {metric} missing"));
+            assert_eq!(fact.value, Some(value), "{agency}: {metric}");
+        }
+        assert!(!r.checks.is_empty());
+        let failed: Vec<_> = r.failed_checks().collect();
+        assert!(failed.is_empty(), "{agency}: {failed:?}");
+    }
 }
 
 /// Content types: absent, plain, with well-known, odd or random labels.
