@@ -18,10 +18,21 @@
 //!
 //! Declarations are tried in order header, then meta; when both exist, differ and the bytes are
 //! valid non-ASCII UTF-8 while one of them says UTF-8, that one is used (valid UTF-8 is very
-//! strong evidence). When no declaration fits, chardetng guesses; when even the guess does not
-//! decode cleanly, the attempt with the fewest replacement characters wins (declarations first
-//! on ties). Every rejected declaration is kept in [`Decoded::rejected`], so the archive can say
-//! why the page was not read as it claimed.
+//! strong evidence). A multi-byte declaration with a stray bad byte (at most one replacement
+//! character per 200 non-ASCII characters) still fits, with [`Decoded::had_errors`] set.
+//!
+//! When no declaration fits, valid UTF-8 is UTF-8; anything else goes to chardetng, fed a
+//! sample of the page with the markup's long ASCII runs cut (see `sample`), and its guess is
+//! checked against the whole input. With the `cn` hint chardetng picks GBK unless GBK is ruled
+//! out, so a confident unhinted guess of Big5, Shift_JIS, EUC-JP or EUC-KR is taken first. When
+//! even the guess does not decode cleanly, the attempt with the fewest replacement characters
+//! wins (declarations first on ties). Every rejected declaration is kept in
+//! [`Decoded::rejected`], so the archive can say why the page was not read as it claimed.
+//!
+//! Cost (release build, ~85 KB report pages, 2-core machine shared with other builds): a
+//! fitting declaration 25–60 µs (one decode, one copy); the detector 0.6–1.8 ms, paid only by
+//! undeclared pages, contradicted declarations and single-byte declarations over non-ASCII
+//! bytes.
 
 use std::borrow::Cow;
 
@@ -40,7 +51,7 @@ const DETECT_SAMPLE: usize = 4 * 1024;
 /// How many bytes of each end of a long ASCII run [`sample`] keeps.
 const SAMPLE_KEEP: usize = 4;
 
-/// The top-level-domain hint for chardetng: the portals are under `.gov.cn`.
+/// The top-level-domain hint for chardetng: the portals are under `.gov.cn` (see [`guess`]).
 const TLD_HINT: &[u8] = b"cn";
 
 /// Why an encoding was chosen.
@@ -467,9 +478,25 @@ fn sample(bytes: &[u8], budget: usize) -> (Vec<u8>, bool) {
     (out, i >= bytes.len())
 }
 
+/// chardetng's guess. With the `cn` hint chardetng takes GBK whenever GBK is not ruled out,
+/// which would read an undeclared Big5, Shift_JIS or EUC-KR page as GBK (they decode
+/// "cleanly" as GBK, so the error check cannot catch it). So the guess without a hint comes
+/// first when it is confident and names another CJK encoding; the `cn`-hinted guess decides
+/// everything else, which is what keeps short GBK snippets from being read as something else.
 fn guess(bytes: &[u8], last: bool) -> &'static Encoding {
     let mut detector = EncodingDetector::new();
     detector.feed(bytes, last);
+    let (generic, confident) = detector.guess_assess(None, true);
+    let other_cjk = [
+        encoding_rs::BIG5,
+        encoding_rs::SHIFT_JIS,
+        encoding_rs::EUC_JP,
+        encoding_rs::EUC_KR,
+        encoding_rs::ISO_2022_JP,
+    ];
+    if confident && other_cjk.contains(&generic) {
+        return generic;
+    }
     normalize(detector.guess(Some(TLD_HINT), true))
 }
 
@@ -1004,6 +1031,38 @@ mod tests {
             (d.encoding, d.text.as_str()),
             ("utf-8", "<p>plain ascii</p>")
         );
+    }
+
+    #[test]
+    fn undeclared_other_cjk_encodings_are_not_taken_for_gbk() {
+        let traditional = "<p>香港特別行政區政府資訊公開年度報告。本年度收到申請共計一百二十件，\
+                           已經處理完畢。民眾對於資訊的需求日益增加，政府將繼續努力。</p>";
+        let japanese = "<p>政府情報公開の年次報告書です。本年度は多くの申請を受け付けました。\
+                        今後とも情報公開に努めてまいります。</p>";
+        let korean = "<p>한국어 텍스트입니다. 연례 보고서.</p>";
+        for (encoding, text, name) in [
+            (encoding_rs::BIG5, traditional, "big5"),
+            (encoding_rs::GBK, traditional, "gb18030"),
+            (encoding_rs::SHIFT_JIS, japanese, "shift_jis"),
+            (encoding_rs::EUC_JP, japanese, "euc-jp"),
+            (encoding_rs::EUC_KR, korean, "euc-kr"),
+        ] {
+            let bytes = encoding.encode(text).0;
+            let d = decode(&bytes, None);
+            assert_eq!((d.encoding, d.text.as_str()), (name, text));
+        }
+    }
+
+    #[test]
+    fn short_gbk_snippets_are_gbk() {
+        for text in [
+            "<a>首页</a>",
+            "<title>政府信息公开</title>",
+            "<li>关于我们</li><li>联系我们</li><li>网站地图</li>",
+        ] {
+            let d = decode(&gbk(text), None);
+            assert_eq!((d.encoding, d.text.as_str()), ("gb18030", text));
+        }
     }
 
     #[test]
