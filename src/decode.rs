@@ -1,6 +1,7 @@
 //! Bytes to text: BOM, then the declared charset (HTTP header, else `<meta>` per the WHATWG
-//! prescan), then a detector (chardetng) when nothing is declared or the declaration is
-//! contradicted by the bytes. GBK and GB2312 are decoded as GB18030 (a superset).
+//! prescan, extended to 16 KiB when the first 1024 bytes declare nothing), then a detector
+//! (chardetng) when nothing is declared or the declaration is contradicted by the bytes. GBK
+//! and GB2312 are decoded as GB18030 (a superset).
 //!
 //! Real portals lie about their encoding: a server answers `charset=UTF-8` for pages whose bytes
 //! and `<meta>` are GBK, or a CMS template says `ISO-8859-1` over Chinese text. A declaration is
@@ -41,6 +42,12 @@ use encoding_rs::Encoding;
 
 /// How many bytes the `<meta>` prescan looks at (the WHATWG limit).
 const PRESCAN_LIMIT: usize = 1024;
+
+/// How far the prescan looks when the first [`PRESCAN_LIMIT`] bytes declare nothing. Browsers
+/// also honour a `<meta>` met later in `<head>` (the parser's "change the encoding" step), and
+/// portal templates put long scripts and comment banners before it; finding it here is far
+/// cheaper than running the detector, and the declaration is still checked against the bytes.
+const PRESCAN_EXTENDED: usize = 16 * 1024;
 
 /// How many bytes of [`sample`] chardetng reads before guessing: well over a thousand CJK
 /// characters on a report page, plenty for a confident guess. chardetng costs about 0.15 ms per
@@ -181,13 +188,24 @@ pub fn decode(bytes: &[u8], content_type: Option<&str>) -> Decoded {
             rejected: Vec::new(),
         };
     }
-    let meta = prescan(&bytes[..bytes.len().min(PRESCAN_LIMIT)]).map(|label| Declaration {
+    let meta = meta_label(bytes).map(|label| Declaration {
         source: EncodingSource::Meta,
         encoding: label_to_encoding(&label, EncodingSource::Meta),
         label: String::from_utf8_lossy(&label).into_owned(),
     });
     let declarations: Vec<Declaration> = header.into_iter().chain(meta).collect();
     choose(bytes, declarations)
+}
+
+/// The `<meta>` charset label: the WHATWG prescan of the first [`PRESCAN_LIMIT`] bytes, then of
+/// the first [`PRESCAN_EXTENDED`] bytes.
+fn meta_label(bytes: &[u8]) -> Option<Vec<u8>> {
+    prescan(&bytes[..bytes.len().min(PRESCAN_LIMIT)]).or_else(|| {
+        if bytes.len() <= PRESCAN_LIMIT {
+            return None;
+        }
+        prescan(&bytes[..bytes.len().min(PRESCAN_EXTENDED)])
+    })
 }
 
 /// A charset declaration found in the header or the `<meta>` prescan.
@@ -906,6 +924,16 @@ mod tests {
             );
             assert!(d.text.contains("交通运输局"), "{meta}");
         }
+    }
+
+    #[test]
+    fn a_meta_after_a_long_head_is_still_found() {
+        let banner = format!("<!-- {} -->", "template banner ".repeat(200));
+        let meta = format!(r#"{banner}<script>var a = "x";</script><meta charset="gbk">"#);
+        let bytes = gbk(&page(&meta, CHINESE));
+        let d = decode(&bytes, None);
+        assert_eq!((d.encoding, d.source), ("gb18030", EncodingSource::Meta));
+        assert!(d.text.contains("交通运输局"));
     }
 
     #[test]
