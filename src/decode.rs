@@ -121,15 +121,18 @@ pub struct Rejected {
     pub source: EncodingSource,
     /// The label as written.
     pub label: String,
+    /// Why it was not used.
     pub reason: RejectReason,
 }
 
 /// A decoded document.
 #[derive(Debug, Clone)]
 pub struct Decoded {
+    /// The document as text.
     pub text: String,
     /// WHATWG name of the encoding used, lower case (`utf-8`, `gb18030`).
     pub encoding: &'static str,
+    /// Why that encoding: BOM, header, meta or detector.
     pub source: EncodingSource,
     /// The charset the document declared (header or meta), if any, as written: the declaration
     /// that was used, else the first one found (header before meta).
@@ -682,7 +685,7 @@ fn meta_charset(bytes: &[u8], pos: &mut usize) -> Option<Option<Vec<u8>>> {
                     need_pragma = Some(true);
                 }
             }
-            b"charset" => {
+            b"charset" if charset.is_none() => {
                 charset = Some(value.clone());
                 need_pragma = Some(false);
             }
@@ -699,10 +702,12 @@ fn meta_charset(bytes: &[u8], pos: &mut usize) -> Option<Option<Vec<u8>>> {
     Some(charset)
 }
 
+/// An attribute's name and value, lower-cased, as the prescan reads them.
+type Attribute = (Vec<u8>, Vec<u8>);
+
 /// The spec's "get an attribute": `None` when the bytes ran out, `Some(None)` at the end of
-/// the tag, else the (lower-cased) name and value.
-#[allow(clippy::type_complexity)]
-fn attribute(bytes: &[u8], pos: &mut usize) -> Option<Option<(Vec<u8>, Vec<u8>)>> {
+/// the tag, else the attribute.
+fn attribute(bytes: &[u8], pos: &mut usize) -> Option<Option<Attribute>> {
     while is_space(*bytes.get(*pos)?) || bytes[*pos] == b'/' {
         *pos += 1;
     }
@@ -949,6 +954,11 @@ mod tests {
         assert_eq!(
             prescan(br#"<div title="<meta charset=gbk>"><meta charset=big5>"#),
             Some(b"big5".to_vec())
+        );
+        // A content charset seen first wins over a later charset attribute.
+        assert_eq!(
+            prescan(br#"<meta http-equiv=content-type content="charset=gbk" charset=big5>"#),
+            Some(b"gbk".to_vec())
         );
         // An unknown label is no declaration.
         assert_eq!(prescan(br#"<meta charset="nonsense">"#), None);
