@@ -4,8 +4,8 @@
 
 use std::path::PathBuf;
 
-use gknb::model::Status;
-use gknb::report::{Table, docx, pdf};
+use gknb::model::{ParsedReport, Status};
+use gknb::report::{self, Input, Table, docx, pdf};
 use scraper::{Html, Selector};
 
 fn fixture(rel: &str) -> Vec<u8> {
@@ -157,4 +157,81 @@ fn not_a_pdf_is_unparsed_with_a_reason() {
     let r = docx::parse(b"PK\x03\x04 word/document.xml but no zip", "x.docx");
     assert_eq!(r.status, Status::Unparsed);
     assert!(r.reason.is_some());
+}
+
+/// What a report means, without where its cells sat: the same facts (key, value, state, raw
+/// text), the same check results, the same template and metadata.
+fn meaning(r: &ParsedReport) -> impl PartialEq + std::fmt::Debug {
+    let mut facts: Vec<(String, Option<String>, String, String)> = r
+        .facts
+        .iter()
+        .map(|f| {
+            (
+                f.metric.clone(),
+                f.value.map(|v| format!("{v}")),
+                f.state.as_str().to_string(),
+                squash(&f.raw),
+            )
+        })
+        .collect();
+    facts.sort();
+    let mut checks: Vec<(String, String, String)> = r
+        .checks
+        .iter()
+        .map(|c| {
+            (
+                c.rule.clone(),
+                c.subject.clone(),
+                c.status.as_str().to_string(),
+            )
+        })
+        .collect();
+    checks.sort();
+    (
+        (r.status, r.format, r.year, r.agency.clone()),
+        facts,
+        checks,
+    )
+}
+
+fn parse(rel: &str) -> ParsedReport {
+    let bytes = fixture(rel);
+    report::parse(&Input {
+        bytes: &bytes,
+        source: rel,
+        content_type: None,
+    })
+}
+
+#[test]
+fn attachments_give_the_same_facts_as_html() {
+    for (fmt, n) in [("2021", 200), ("2019", 198)] {
+        let html = parse(&format!("pdf/r{fmt}.html"));
+        assert_eq!(html.status, Status::Ok, "{fmt}: {:?}", html.reason);
+        assert_eq!(html.facts.len(), n);
+        for other in [format!("pdf/r{fmt}-ruled.pdf"), format!("docx/r{fmt}.docx")] {
+            assert_eq!(meaning(&parse(&other)), meaning(&html), "{other}");
+        }
+        let flat = parse(&format!("pdf/r{fmt}-flat.html"));
+        let borderless = parse(&format!("pdf/r{fmt}-borderless.pdf"));
+        assert_eq!(flat.status, Status::Ok, "{fmt} flat: {:?}", flat.reason);
+        assert_eq!(meaning(&borderless), meaning(&flat), "{fmt} borderless");
+    }
+}
+
+#[test]
+fn pdf_facts_point_at_their_page() {
+    let bytes = fixture("pdf/r2021-ruled.pdf");
+    let doc = pdf::extract(&bytes).expect("pdf reads");
+    let r = pdf::parse(&bytes, "r2021-ruled.pdf");
+    assert_eq!(r.source, "r2021-ruled.pdf");
+    let page = |metric: &str| {
+        r.fact(metric)
+            .and_then(|f| doc.page_of_row(f.row))
+            .unwrap_or_else(|| panic!("{metric}"))
+    };
+    assert_eq!(page("active.rules.issued"), 2);
+    assert_eq!(page("requests.new_received.total"), 2);
+    assert_eq!(page("requests.carried_forward.total"), 3);
+    assert_eq!(page("appeals.review.total"), 3);
 }

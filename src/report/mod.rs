@@ -12,10 +12,10 @@ use crate::model::{Format, ParsedReport, Status, Warning};
 
 pub mod docx;
 pub mod grid;
-pub mod pdf;
 pub mod html;
 pub mod meta;
 pub mod normalize;
+pub mod pdf;
 pub mod tables;
 pub mod text;
 
@@ -37,6 +37,9 @@ pub struct Input<'a> {
 
 /// Parses one document (HTML or text).
 pub fn parse(input: &Input) -> ParsedReport {
+    if let Some(report) = parse_attachment(input.bytes, input.source) {
+        return report;
+    }
     let decoded = crate::decode::decode(input.bytes, input.content_type);
     let encoding = decoded.describe();
     if looks_like_html(&decoded.text) {
@@ -64,6 +67,23 @@ pub fn parse(input: &Input) -> ParsedReport {
             encoding,
         })
     }
+}
+
+/// Parses a PDF, DOCX or DOC document, recognised by its magic bytes; `None` for anything
+/// else (HTML, text), which [`parse`] reads itself. OFD (a zip of XML pages) is recognised but
+/// not read: no maintained crate reads it, so it stays `attachment_only`.
+pub fn parse_attachment(bytes: &[u8], source: &str) -> Option<ParsedReport> {
+    if bytes.starts_with(b"%PDF") {
+        return Some(pdf::parse(bytes, source));
+    }
+    if docx::sniff(bytes).is_some() {
+        return Some(docx::parse(bytes, source));
+    }
+    let ofd = bytes.starts_with(b"PK\x03\x04") && bytes.windows(7).any(|w| w == b"OFD.xml");
+    ofd.then(|| {
+        let reason = "OFD documents are archived but not read".to_string();
+        pdf::bare_report(source, Status::AttachmentOnly, reason)
+    })
 }
 
 /// Interprets tables that another front end (PDF, DOCX) already built. `text` is the document's

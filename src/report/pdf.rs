@@ -536,10 +536,13 @@ fn page_items(page: &PageContent, furniture: &[String]) -> Vec<Item> {
             items.push(Item::Grid(grid));
         }
     }
-    let lines: Vec<TextLine> = text_lines(&free)
+    let mut lines: Vec<TextLine> = text_lines(&free)
         .into_iter()
         .filter(|l| !is_page_number(&l.text) && !is_furniture(l, page.height, furniture))
         .collect();
+    if page.number == 1 {
+        join_title_lines(&mut lines);
+    }
     items.extend(stream_tables(lines));
     items
 }
@@ -552,6 +555,38 @@ struct TextLine {
     text: String,
     /// (x0, x1, text) of each run of glyphs without a wide gap.
     chunks: Vec<(f32, f32, String)>,
+}
+
+/// A title set in large type over several lines (`淮安市人民政府` / `2024年…年度报告`) is one
+/// title: the agency named on the first line belongs to it.
+fn join_title_lines(lines: &mut Vec<TextLine>) {
+    let mut sizes: Vec<f32> = lines.iter().map(|l| l.size).collect();
+    sizes.sort_by(f32::total_cmp);
+    let Some(&body) = sizes.get(sizes.len() / 2) else {
+        return;
+    };
+    let Some(title) = lines.first().map(|l| l.size).filter(|&t| t >= 1.25 * body) else {
+        return;
+    };
+    let n = lines
+        .iter()
+        .take_while(|l| (l.size - title).abs() <= 0.1 * title && l.chunks.len() == 1)
+        .count();
+    if n < 2 {
+        return;
+    }
+    let text: String = lines[..n].iter().map(|l| l.text.as_str()).collect();
+    let (x0, x1) = lines[..n]
+        .iter()
+        .flat_map(|l| &l.chunks)
+        .fold((f32::MAX, f32::MIN), |(a, b), c| (a.min(c.0), b.max(c.1)));
+    let first = TextLine {
+        top: lines[0].top,
+        size: lines[0].size,
+        chunks: vec![(x0, x1, text.clone())],
+        text,
+    };
+    lines.splice(..n, [first]);
 }
 
 /// Groups glyphs into lines by baseline, left to right.
