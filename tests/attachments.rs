@@ -235,3 +235,26 @@ fn pdf_facts_point_at_their_page() {
     assert_eq!(page("requests.carried_forward.total"), 3);
     assert_eq!(page("appeals.review.total"), 3);
 }
+
+#[test]
+fn a_stub_page_takes_its_facts_from_the_attachment() {
+    let stub = "<html><head><title>示例县人民政府2024年政府信息公开工作年度报告</title></head><body>\
+        <p>示例县人民政府2024年政府信息公开工作年度报告</p><p>发布日期：2025-01-20</p>\
+        <a href=\"/files/r2021.pdf\">附件：年度报告.pdf</a></body></html>";
+    let page = report::parse(&Input {
+        bytes: stub.as_bytes(),
+        source: "http://127.0.0.1/stub.html",
+        content_type: None,
+    });
+    assert_eq!(page.status, Status::AttachmentOnly, "{:?}", page.reason);
+    let bytes = fixture("pdf/r2021-ruled.pdf");
+    let attachment = report::parse_attachment(&bytes, "http://127.0.0.1/files/r2021.pdf")
+        .expect("a PDF is an attachment");
+    let r = report::adopt_attachment(&page, attachment);
+    assert_eq!(r.status, Status::Ok);
+    assert_eq!(r.facts.len(), 200);
+    assert_eq!(r.source, "http://127.0.0.1/files/r2021.pdf");
+    assert_eq!(r.attachments, page.attachments);
+    assert_eq!(r.published, page.published);
+    assert_eq!(r.year, Some(2024));
+}

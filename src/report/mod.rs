@@ -86,6 +86,39 @@ pub fn parse_attachment(bytes: &[u8], source: &str) -> Option<ParsedReport> {
     })
 }
 
+/// The report of a page whose tables live in an attachment: the attachment's facts, checks and
+/// status (its `source` names the attachment, and for a PDF each fact's `row` gives its page
+/// through [`pdf::Extracted::page_of_row`]), with the page's title, agency, year and
+/// publication date where the attachment states none or a weaker year.
+pub fn adopt_attachment(page: &ParsedReport, attachment: ParsedReport) -> ParsedReport {
+    let mut r = attachment;
+    let page_year_stronger = page.year.is_some()
+        && (r.year.is_none() || year_rank(page.year_source) < year_rank(r.year_source));
+    if page_year_stronger {
+        r.year = page.year;
+        r.year_source = page.year_source;
+    }
+    r.title = r.title.or_else(|| page.title.clone());
+    r.agency = r.agency.or_else(|| page.agency.clone());
+    r.published = r.published.or_else(|| page.published.clone());
+    r.attachments = page.attachments.clone();
+    r
+}
+
+/// Strength of a year source, strongest first (the order of [`crate::model::YearSource`]).
+fn year_rank(s: crate::model::YearSource) -> u8 {
+    use crate::model::YearSource as Y;
+    match s {
+        Y::Title => 0,
+        Y::Meta => 1,
+        Y::MetadataTable => 2,
+        Y::Body => 3,
+        Y::PublicationDate => 4,
+        Y::Given => 5,
+        Y::None => 6,
+    }
+}
+
 /// Interprets tables that another front end (PDF, DOCX) already built. `text` is the document's
 /// running text, used for the title, agency and year; `encoding` is recorded as given.
 pub fn parse_tables(tables: &[Table], text: &str, source: &str, encoding: &str) -> ParsedReport {
