@@ -247,6 +247,7 @@ const TABLES: &[TableDoc] = &[
         "checks",
         "Every check instance of every report: pass, fail or skipped (a total or all parts blank).",
         &[
+            ("id", "Check id."),
             ("report_id", "The report."),
             ("rule", "Rule name (see validation_failures)."),
             ("subject", "Column, row or group."),
