@@ -80,6 +80,9 @@ pub struct ReparseSummary {
 /// A body read from the archive, or why it could not be.
 type SourceItem = std::result::Result<(super::ReportSource, Vec<u8>), (String, String)>;
 
+/// A file to parse, `None` when it is already archived, or why it could not be read.
+type FileJob = std::result::Result<Option<FileItem>, (String, String)>;
+
 /// One file read by the feeder.
 struct FileItem {
     url: String,
@@ -102,41 +105,58 @@ pub fn import_files(
         files: files.len(),
         ..Default::default()
     };
-    let feed = |tx: &SyncSender<std::result::Result<FileItem, (String, String)>>,
-                stop: &AtomicBool| {
-        for path in &files {
+    let path = archive.path().to_path_buf();
+    let feed = |tx: &SyncSender<FileJob>, stop: &AtomicBool| {
+        // A second connection lets the feeder skip files already archived, so a resumed
+        // import does not parse them again.
+        let reader = Archive::open_read_only(&path)?;
+        for file in &files {
             if stop.load(Ordering::Relaxed) {
                 break;
             }
-            if tx.send(read_file(path)).is_err() {
+            let job = match read_file(file) {
+                Ok(item) => match reader.report_for(&item.url, &item.sha256)? {
+                    Some((_, v)) if v == PARSER_VERSION as i64 => Ok(None),
+                    _ => Ok(Some(item)),
+                },
+                Err(e) => Err(e),
+            };
+            if tx.send(job).is_err() {
                 break;
             }
         }
         Ok(())
     };
-    let work = |item: std::result::Result<FileItem, (String, String)>| {
-        item.map(|f| {
-            let mut parsed = report::parse(&Input {
-                bytes: &f.bytes,
-                source: &f.url,
-                content_type: f.content_type,
-            });
-            if let Some(y) = opts.year {
-                parsed.year = Some(y);
-                parsed.year_source = YearSource::Given;
-            }
-            (f, parsed)
+    let work = |job: FileJob| {
+        job.map(|item| {
+            item.map(|f| {
+                let mut parsed = report::parse(&Input {
+                    bytes: &f.bytes,
+                    source: &f.url,
+                    content_type: f.content_type,
+                });
+                if let Some(y) = opts.year {
+                    parsed.year = Some(y);
+                    parsed.year_source = YearSource::Given;
+                }
+                (f, parsed)
+            })
         })
     };
-    let sink = |out: std::result::Result<(FileItem, ParsedReport), (String, String)>| {
+    let sink = |out: std::result::Result<Option<(FileItem, ParsedReport)>, (String, String)>| {
         tick();
         let (file, parsed) = match out {
-            Ok(x) => x,
+            Ok(Some(x)) => x,
+            Ok(None) => {
+                summary.already_archived += 1;
+                return Ok(());
+            }
             Err(e) => {
                 summary.errors.push(e);
                 return Ok(());
             }
         };
+        // The same file may be named twice in one run.
         if let Some((_, version)) = archive.report_for(&file.url, &file.sha256)?
             && version == PARSER_VERSION as i64
         {
