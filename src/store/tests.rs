@@ -355,3 +355,52 @@ fn facts_diff_counts_changed_added_and_removed() {
     assert_eq!(facts_diff(&old, &new), 3);
     assert_eq!(facts_diff(&old, &old), 0);
 }
+
+#[test]
+fn in_force_continuity_compares_stock_with_issued_and_repealed() {
+    let (_d, path) = temp();
+    let mut a = Archive::open(&path).expect("open");
+    let stock = |in_force: f64, issued: Option<f64>, repealed: f64| {
+        vec![
+            fact("active.rules.in_force", Some(in_force)),
+            fact("active.rules.issued", issued),
+            fact("active.rules.repealed", Some(repealed)),
+            fact("active.normative.in_force", Some(in_force)),
+        ]
+    };
+    // 2021: 10 in force. 2022: 10 + 3 − 1 = 12 (rules pass). 2023: 12 + blank − 2 = 10, but
+    // 11 printed (rules fail; a blank 制发 counts as 0).
+    let years = [
+        (2021, stock(10.0, Some(0.0), 0.0)),
+        (2022, stock(12.0, Some(3.0), 1.0)),
+        (2023, stock(11.0, None, 2.0)),
+    ];
+    let mut ids = Vec::new();
+    for (y, facts) in years {
+        let body = format!("page {y}");
+        let (_, id) = a
+            .store_report(
+                &doc(&format!("u{y}"), body.as_bytes()),
+                &report(y, Status::Ok, facts),
+                &hint(),
+            )
+            .expect("store");
+        ids.push(id);
+    }
+    let rules = |id: i64| -> StoredCheck {
+        a.checks(id)
+            .expect("checks")
+            .into_iter()
+            .find(|c| c.rule == "in_force_continuity" && c.subject == "rules")
+            .expect("rules check")
+    };
+    let c2022 = rules(ids[1]);
+    assert_eq!((c2022.status.as_str(), c2022.expected), ("pass", Some(12.0)));
+    let c2023 = rules(ids[2]);
+    assert_eq!(
+        (c2023.status.as_str(), c2023.expected, c2023.actual),
+        ("fail", Some(10.0), Some(11.0))
+    );
+    assert_eq!(c2023.severity, "warning");
+    assert_eq!(c2023.metrics[0], "active.rules.in_force");
+}
