@@ -148,10 +148,18 @@ fn is_report_title(t: &str) -> bool {
 /// The first short line that reads like a report title.
 fn heading_line(text: &str) -> Option<String> {
     text.lines()
+        // Table cells (tab-separated in the page text) are the metadata table, not a heading.
+        .filter(|l| !l.trim().contains('\t'))
         .map(display)
         .filter(|l| !l.is_empty() && l.chars().count() <= 80)
         .take(200)
-        .find(|l| is_report_title(l) && (l.contains("信息公开") || l.contains("政务公开")))
+        .find(|l| {
+            is_report_title(l)
+                && (l.contains("信息公开") || l.contains("政务公开"))
+                && (year_re().is_match(l) || l.contains("年度报告"))
+                // A breadcrumb (`首页 > 政府信息公开年报`) names the column, not the report.
+                && !l.contains(['>', '＞', '»'])
+        })
 }
 
 /// `2020年…报告_某某区人民政府` → `2020年…报告`.

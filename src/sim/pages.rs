@@ -63,7 +63,7 @@ fn href(host: &Host, from_dir: &str, r: &ReportMeta) -> String {
             },
         };
     }
-    if host.spec.faults.js_links && r.id % 3 == 0 {
+    if host.spec.faults.js_links && r.id.is_multiple_of(3) {
         h = format!("javascript:window.open('{}')", h.trim());
     }
     h
