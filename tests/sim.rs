@@ -763,7 +763,12 @@ async fn duplicates_js_links_and_url_zoo_resolve_to_the_truth() {
         .filter(|t| t.listed_in.len() == 2)
         .count();
     assert!(dup > 0, "reports in sub-columns are listed twice");
-    let sub = entry.join("bmnb/").unwrap();
+    let sub_href = hrefs(&root)
+        .into_iter()
+        .find(|l| l.starts_with("./bmnb/"))
+        .expect("sub-column link");
+    assert_eq!(sub_href, "./bmnb/?uid=428451&pageNum=1");
+    let sub = entry.join(&sub_href).unwrap();
     let sub_links = article_links(&sub, &get(&c, sub.as_str()).await.text());
     assert!(!sub_links.is_empty());
     assert!(sub_links.iter().all(|l| root_links.contains(l)));
@@ -830,6 +835,12 @@ async fn request_log_records_every_request() {
     assert_eq!((log[0].status, log[1].status), (200, 404));
     assert_eq!(log[0].method, "GET");
     assert!(log[1].time >= log[0].time);
+    assert!(h.repeated_fetches("log").is_empty());
+    get(&c, &entry).await;
+    assert_eq!(
+        h.repeated_fetches("log"),
+        vec![("/zwgk/zfxxgk/zfxxgknb/".to_string(), 2)]
+    );
     h.clear_requests();
     assert!(h.requests().is_empty());
 }
@@ -855,4 +866,77 @@ async fn duplicate_host_names_are_rejected() {
     let a = HostSpec::new("same", addr(44), Family::Trs);
     let b = HostSpec::new("same", addr(45), Family::Trs);
     assert!(sim::start(SimConfig { hosts: vec![a, b] }).await.is_err());
+}
+
+/// Manual measurement (`cargo test --test sim bench_world -- --ignored --nocapture`): serves
+/// the bench world and fetches a slice of it, printing pages per second and resident memory.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore]
+async fn bench_world_throughput() {
+    use futures_util_free::fetch_all;
+    let h = sim::start(SimConfig::bench(200, 500)).await.unwrap();
+    let rss = || {
+        std::fs::read_to_string("/proc/self/status")
+            .ok()
+            .and_then(|s| {
+                s.lines()
+                    .find(|l| l.starts_with("VmRSS"))
+                    .map(str::to_string)
+            })
+            .unwrap_or_default()
+    };
+    println!("after start: {}", rss());
+    let urls: Vec<String> = h
+        .hosts()
+        .iter()
+        .flat_map(|i| h.report_urls(&i.name).into_iter().take(50))
+        .collect();
+    println!("truth built: {} urls, {}", urls.len(), rss());
+    for round in 0..2 {
+        let t0 = std::time::Instant::now();
+        let bytes = fetch_all(urls.clone(), 32).await;
+        let secs = t0.elapsed().as_secs_f64();
+        println!(
+            "round {round}: {} pages, {:.1} MB in {secs:.2}s = {:.0} pages/s; {}",
+            urls.len(),
+            bytes as f64 / 1e6,
+            urls.len() as f64 / secs,
+            rss()
+        );
+    }
+}
+
+mod futures_util_free {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    /// Fetches every URL with `workers` concurrent tasks; returns the total body bytes.
+    pub async fn fetch_all(urls: Vec<String>, workers: usize) -> usize {
+        let c = reqwest::Client::builder()
+            .pool_max_idle_per_host(1)
+            .build()
+            .unwrap_or_default();
+        let next = Arc::new(AtomicUsize::new(0));
+        let urls = Arc::new(urls);
+        let mut set = tokio::task::JoinSet::new();
+        for _ in 0..workers {
+            let (c, next, urls) = (c.clone(), next.clone(), urls.clone());
+            set.spawn(async move {
+                let mut total = 0;
+                loop {
+                    let i = next.fetch_add(1, Ordering::Relaxed);
+                    let Some(u) = urls.get(i) else { break };
+                    if let Ok(r) = c.get(u).send().await {
+                        total += r.bytes().await.map(|b| b.len()).unwrap_or(0);
+                    }
+                }
+                total
+            });
+        }
+        let mut sum = 0;
+        while let Some(n) = set.join_next().await {
+            sum += n.unwrap_or(0);
+        }
+        sum
+    }
 }

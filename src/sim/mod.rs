@@ -399,6 +399,15 @@ impl SimHandle {
             .unwrap_or_default()
     }
 
+    /// Just the canonical report URLs of a host, newest first: cheap (no report synthesis),
+    /// for checks over the whole bench world.
+    pub fn report_urls(&self, host: &str) -> Vec<String> {
+        self.shared
+            .host(host)
+            .map(|h| h.report_urls())
+            .unwrap_or_default()
+    }
+
     /// Publishes a new report for `year` (a new agency, dated after existing reports of that
     /// publication year) and returns it; `None` for an unknown host.
     pub fn add_report(&self, host: &str, year: i32) -> Option<TruthReport> {
@@ -420,6 +429,18 @@ impl SimHandle {
             .into_iter()
             .filter(|r| r.host == host)
             .collect()
+    }
+
+    /// Paths of one host that were answered 200 more than once, with their count: a crawler
+    /// that dedups and uses conditional requests should leave this empty.
+    pub fn repeated_fetches(&self, host: &str) -> Vec<(String, usize)> {
+        let mut counts: std::collections::BTreeMap<String, usize> = Default::default();
+        for r in self.requests_to(host) {
+            if r.status == 200 {
+                *counts.entry(r.path).or_default() += 1;
+            }
+        }
+        counts.into_iter().filter(|(_, n)| *n > 1).collect()
     }
 
     /// Empties the request log (e.g. between a first and an incremental crawl).

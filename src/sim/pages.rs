@@ -101,15 +101,19 @@ fn subnav(out: &mut String, host: &Host, from: &Column, children: &[Column]) {
     }
     out.push_str("<div class=\"sub-nav\"><ul>\n");
     for c in children {
-        let link = match host.spec.family {
+        let mut link = match host.spec.family {
             Family::Hanweb => format!("{}index.html", c.path),
             Family::GovCn => format!("{}index.htm", rel_dir(&from.path, &c.path)),
             _ => rel_dir(&from.path, &c.path),
         };
+        if host.spec.faults.url_zoo {
+            // Static servers ignore the query; the crawler must still resolve it correctly.
+            link.push_str("?uid=428451&amp;pageNum=1");
+        }
         let _ = writeln!(
             out,
             "<li><a href=\"{}\">{}</a></li>",
-            escape(&link),
+            escape_href(&link),
             escape(&c.title)
         );
     }

@@ -424,6 +424,18 @@ impl Host {
             .collect()
     }
 
+    pub fn report_urls(&self) -> Vec<String> {
+        let Ok(st) = self.state.lock() else {
+            return Vec::new();
+        };
+        let mut order: Vec<&ReportMeta> = st.reports.iter().collect();
+        order.sort_by(|a, b| b.date.cmp(&a.date).then(b.id.cmp(&a.id)));
+        order
+            .into_iter()
+            .map(|r| format!("{}{}", self.base, r.path))
+            .collect()
+    }
+
     fn truth_of(&self, r: &ReportMeta, listed_in: Vec<String>) -> TruthReport {
         let attachment = r.kind == ReportKind::AttachmentOnly;
         TruthReport {
