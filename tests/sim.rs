@@ -260,13 +260,26 @@ async fn hanweb_embedded_group_and_dataproxy() {
 }
 
 #[tokio::test]
-async fn attachment_stub_redirects_to_pdf_and_image_pages() {
+async fn attachment_stubs_link_pdfs_directly_or_through_a_302() {
     let mut spec = HostSpec::new("att", addr(15), Family::Trs);
     spec.reports = 12;
     spec.attachment_every = 3;
     spec.image_every = 4;
-    let h = start_one(spec).await;
+    let mut hw = HostSpec::new("att-hw", addr(46), Family::Hanweb);
+    hw.reports = 6;
+    hw.attachment_every = 2;
+    let h = sim::start(SimConfig {
+        hosts: vec![spec, hw],
+    })
+    .await
+    .unwrap();
     let c = client();
+    let pdf_ok = |p: &Page| {
+        p.status == StatusCode::OK
+            && p.header("content-type").as_deref() == Some("application/pdf")
+            && p.body.starts_with(b"%PDF-")
+    };
+    // TRS: the stub links ./P0YYYYMMDD….pdf next to the article.
     let truth = h.truth("att");
     let stub = truth
         .iter()
@@ -274,19 +287,30 @@ async fn attachment_stub_redirects_to_pdf_and_image_pages() {
         .expect("a stub");
     let page = get(&c, &stub.url).await;
     assert!(page.body.len() < 600);
-    let link = stub.attachment_link.clone().unwrap();
+    let href = Regex::new(r#"href="(\./P0\d{20}\.pdf)""#)
+        .unwrap()
+        .captures(&page.text())
+        .map(|c| c[1].to_string())
+        .expect("relative P0 link");
+    let link = Url::parse(&stub.url).unwrap().join(&href).unwrap();
+    assert_eq!(Some(link.to_string()), stub.attachment_link);
+    assert_eq!(stub.attachment_link, stub.attachment_url);
+    assert!(pdf_ok(&get(&c, link.as_str()).await));
+    // Hanweb: downfile.jsp answers 302 to /attach/0/<hex>.pdf.
+    let stub = h
+        .truth("att-hw")
+        .into_iter()
+        .find(|t| t.kind == ReportKind::AttachmentOnly)
+        .expect("a Hanweb stub");
+    let page = get(&c, &stub.url).await;
     assert!(page.text().contains("downfile.jsp?classid=0&amp;filename="));
+    let link = stub.attachment_link.clone().unwrap();
     let r = get(&c, &link).await;
     assert_eq!(r.status, StatusCode::FOUND);
     let loc = r.header("location").unwrap();
     let pdf_url = Url::parse(&link).unwrap().join(&loc).unwrap();
     assert_eq!(Some(pdf_url.to_string()), stub.attachment_url);
-    let pdf = get(&c, pdf_url.as_str()).await;
-    assert_eq!(
-        pdf.header("content-type").as_deref(),
-        Some("application/pdf")
-    );
-    assert!(pdf.body.starts_with(b"%PDF-"));
+    assert!(pdf_ok(&get(&c, pdf_url.as_str()).await));
     let img = truth
         .iter()
         .find(|t| t.kind == ReportKind::ImageOnly)
@@ -938,5 +962,91 @@ mod futures_util_free {
             sum += n.unwrap_or(0);
         }
         sum
+    }
+}
+
+/// The ground truth is what the parser reads back from the served bytes: every family,
+/// GBK and conflicting charsets, every report kind.
+#[tokio::test]
+async fn served_reports_parse_to_their_truth() {
+    let specs = [
+        ("p-trs", 50, Family::Trs, Charset::Utf8),
+        ("p-hw", 51, Family::Hanweb, Charset::GbkNoHeader),
+        ("p-gov", 52, Family::GovCn, Charset::Conflict),
+        ("p-one", 53, Family::TrsOneBased, Charset::GbkHeader),
+    ];
+    let hosts = specs
+        .iter()
+        .map(|(name, last, family, charset)| {
+            let mut s = HostSpec::new(name, addr(*last), *family);
+            s.charset = *charset;
+            s.reports = 12;
+            // Hanweb stubs are covered by `hanweb_downfile_stub_parses_as_attachment_only`.
+            s.attachment_every = if *family == Family::Hanweb { 0 } else { 5 };
+            s.image_every = 6;
+            s.page_bytes = 60_000;
+            s
+        })
+        .collect();
+    let h = sim::start(SimConfig { hosts }).await.unwrap();
+    let c = client();
+    for (name, ..) in specs {
+        for t in h.truth(name) {
+            let p = get(&c, &t.url).await;
+            let ct = p.header("content-type");
+            let parsed = gknb::report::parse(&gknb::report::Input {
+                bytes: &p.body,
+                source: &t.url,
+                content_type: ct.as_deref(),
+            });
+            let want = match t.kind {
+                ReportKind::Html => gknb::model::Status::Ok,
+                ReportKind::AttachmentOnly => gknb::model::Status::AttachmentOnly,
+                ReportKind::ImageOnly => gknb::model::Status::ImageOnly,
+            };
+            assert_eq!(parsed.status, want, "{}: {:?}", t.url, parsed.reason);
+            assert_eq!(parsed.year, Some(t.report.year), "{}", t.url);
+            if t.kind != ReportKind::Html {
+                continue;
+            }
+            assert_eq!(parsed.agency.as_deref(), Some(t.report.agency.as_str()));
+            assert_eq!(parsed.format, t.report.format);
+            for (key, value) in t.report.expected_values() {
+                let got = parsed.fact(&key).and_then(|f| f.value);
+                assert_eq!(got, Some(value), "{} {key}", t.url);
+            }
+        }
+    }
+}
+
+/// Hanweb stubs link `downfile.jsp?classid=0&filename=<hex>.pdf` (portals.md §2.2); the parser's
+/// attachment detection only looks at the path's extension, so these come out `unparsed`.
+#[tokio::test]
+#[ignore = "parser gap: report::html::is_attachment ignores downfile.jsp?…filename=….pdf links"]
+async fn hanweb_downfile_stub_parses_as_attachment_only() {
+    let mut s = HostSpec::new("p-hw-stub", addr(54), Family::Hanweb);
+    s.reports = 4;
+    s.attachment_every = 2;
+    let h = start_one(s).await;
+    let c = client();
+    let stubs: Vec<_> = h
+        .truth("p-hw-stub")
+        .into_iter()
+        .filter(|t| t.kind == ReportKind::AttachmentOnly)
+        .collect();
+    assert_eq!(stubs.len(), 2);
+    for t in stubs {
+        let p = get(&c, &t.url).await;
+        let parsed = gknb::report::parse(&gknb::report::Input {
+            bytes: &p.body,
+            source: &t.url,
+            content_type: p.header("content-type").as_deref(),
+        });
+        assert_eq!(
+            parsed.status,
+            gknb::model::Status::AttachmentOnly,
+            "{:?}",
+            parsed.reason
+        );
     }
 }

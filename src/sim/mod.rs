@@ -19,8 +19,10 @@
 //!   (`home_0.htm` is page 1 again), pager as `<a>` links; articles `../YYYYMM/content_N.htm`
 //!   with the body in `<div id="UCAP-CONTENT">`.
 //!
-//! Attachment-only reports are short stubs linking `/module/download/downfile.jsp?…`, which
-//! 302-redirects to `/attach/0/<hex>.pdf`. Image-only reports link PNGs under `/attach/img/`.
+//! Attachment-only reports are short stubs: TRS and gov.cn stubs link `./P0YYYYMMDD….pdf` next
+//! to the article; Hanweb stubs link `/module/download/downfile.jsp?classid=0&filename=….pdf`,
+//! which 302-redirects to `/attach/0/<hex>.pdf`. Image-only reports link PNGs under
+//! `/attach/img/`.
 //! Every 200 page carries an `ETag` and `Last-Modified`; conditional GETs get 304.
 //!
 //! The [`SimHandle`] exposes the ground truth ([`SimHandle::truth`]: every report URL with its
@@ -349,7 +351,8 @@ pub struct TruthReport {
     pub title: String,
     /// Publication date `YYYY-MM-DD`.
     pub published: String,
-    /// For attachment-only reports: the link in the stub (a 302) and the final PDF URL.
+    /// For attachment-only reports: the link in the stub (absolute; a 302 on Hanweb hosts) and
+    /// the final PDF URL (the same URL on TRS and gov.cn hosts).
     pub attachment_link: Option<String>,
     pub attachment_url: Option<String>,
     /// Absolute URLs of the column pages (first pages) that list this report.

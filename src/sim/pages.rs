@@ -311,7 +311,7 @@ pub(crate) fn report_page(host: &Host, r: &ReportMeta) -> String {
     let title = r.title();
     let page = match r.kind {
         ReportKind::AttachmentOnly => {
-            synth::render_attachment_stub(&title, r.year, &r.agency, &r.attachment_link())
+            synth::render_attachment_stub(&title, r.year, &r.agency, &r.attachment_href())
         }
         ReportKind::ImageOnly => {
             let imgs: Vec<String> = (1..=3)
