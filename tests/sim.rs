@@ -242,6 +242,16 @@ async fn hanweb_embedded_group_and_dataproxy() {
         found.extend(article_links(&entry, &xml));
     }
     assert_eq!(found, truth_urls(&h, "hw"));
+    // The nextgroup link (GET, page=1) serves the second group, records 46–90.
+    let next = Regex::new(r#"<nextgroup><!\[CDATA\[<a href="([^"]+)""#)
+        .unwrap()
+        .captures(&text)
+        .map(|c| c[1].replace("&amp;", "&"))
+        .expect("nextgroup link");
+    let xml = get(&c, entry.join(&next).unwrap().as_str()).await.text();
+    let second: Vec<String> = article_links(&entry, &xml);
+    let truth: Vec<String> = h.truth("hw").into_iter().map(|t| t.url).collect();
+    assert_eq!(second, truth[45..90].to_vec());
     // GET with the same query works too; a missing columnid gives an empty datastore.
     let g = get(
         &c,
@@ -1049,4 +1059,39 @@ async fn hanweb_downfile_stub_parses_as_attachment_only() {
             parsed.reason
         );
     }
+}
+
+#[tokio::test]
+async fn fault_zoo_starts_and_user_agent_filter() {
+    let h = sim::start(SimConfig::fault_zoo(60)).await.unwrap();
+    let names: Vec<String> = h.hosts().into_iter().map(|i| i.name).collect();
+    assert_eq!(names.len(), 19);
+    assert!(names.iter().any(|n| n == "messy"));
+    let entry = h.entry_url("ua").unwrap();
+    let robots = format!("{}/robots.txt", h.base_url("ua").unwrap());
+    let c = client();
+    assert_eq!(get(&c, &entry).await.status, StatusCode::FORBIDDEN);
+    assert_eq!(get(&c, &robots).await.status, StatusCode::FORBIDDEN);
+    let browser = reqwest::Client::builder()
+        .user_agent("Mozilla/5.0 (X11; Linux x86_64) gknb")
+        .build()
+        .unwrap();
+    assert_eq!(
+        browser.get(&entry).send().await.unwrap().status(),
+        StatusCode::OK
+    );
+    // The hanweb nextgroup link (GET page=1) is the second group.
+    let hw = Url::parse(&h.entry_url("hanweb").unwrap()).unwrap();
+    let page = get(&c, hw.as_str()).await.text();
+    let next = Regex::new(r#"<nextgroup><!\[CDATA\[<a href="([^"]+)""#)
+        .unwrap()
+        .captures(&page)
+        .map(|c| c[1].replace("&amp;", "&"))
+        .expect("nextgroup link");
+    let xml = get(&c, hw.join(&next).unwrap().as_str()).await.text();
+    assert!(xml.contains("<totalrecord>12</totalrecord>"));
+    assert!(
+        article_links(&hw, &xml).is_empty(),
+        "12 records fit in the first group"
+    );
 }
