@@ -57,6 +57,9 @@ pub struct HtmlStyle {
     /// Charset named in the `<meta>` tag (`utf-8`, `gb2312`, …); `None` writes no declaration.
     /// The page is always returned as a Rust `String`: encoding the bytes is the caller's job.
     pub meta_charset: Option<String>,
+    /// Title printed (in `<title>`, `ArticleTitle` and the heading) instead of
+    /// [`SynthReport::title`], for the title variants real portals use.
+    pub title: Option<String>,
 }
 
 impl Default for HtmlStyle {
@@ -68,6 +71,7 @@ impl Default for HtmlStyle {
             split_table_three: false,
             pad_to_bytes: 0,
             meta_charset: Some("utf-8".to_string()),
+            title: None,
         }
     }
 }
@@ -102,6 +106,7 @@ impl HtmlStyle {
                 split_table_three: true,
                 pad_to_bytes: 100_000,
                 meta_charset: Some("utf-8".to_string()),
+                title: None,
             },
         ]
     }
@@ -116,6 +121,7 @@ impl HtmlStyle {
             split_table_three: rng.chance(15),
             pad_to_bytes: 0,
             meta_charset: Some("utf-8".to_string()),
+            title: None,
         }
     }
 }
@@ -891,7 +897,7 @@ pub fn publication_date(year: i32, seed_text: &str) -> String {
 /// Renders the full page of a report: head with title and metadata, page chrome, the six
 /// sections with tables 二, 三, 四, Word-pasted style.
 pub fn render_html(r: &SynthReport, style: &HtmlStyle) -> String {
-    let title = r.title();
+    let title = style.title.clone().unwrap_or_else(|| r.title());
     let published = publication_date(r.year, &r.agency);
     let cells = Cells { style };
     let mut out = String::with_capacity(style.pad_to_bytes.max(48_000) + 4096);

@@ -995,6 +995,8 @@ async fn served_reports_parse_to_their_truth() {
             s.attachment_every = if *family == Family::Hanweb { 0 } else { 5 };
             s.image_every = 6;
             s.page_bytes = 60_000;
+            s.title_variants = true;
+            s.noise_every = 4;
             s
         })
         .collect();
@@ -1093,5 +1095,37 @@ async fn fault_zoo_starts_and_user_agent_filter() {
     assert!(
         article_links(&hw, &xml).is_empty(),
         "12 records fit in the first group"
+    );
+}
+
+#[tokio::test]
+async fn noise_articles_are_listed_but_not_in_the_truth_and_titles_vary() {
+    let mut s = HostSpec::new("noise", addr(55), Family::Trs);
+    s.reports = 20;
+    s.per_page = 100;
+    s.noise_every = 5;
+    s.title_variants = true;
+    let h = start_one(s).await;
+    let c = client();
+    let entry = Url::parse(&h.entry_url("noise").unwrap()).unwrap();
+    let listing = get(&c, entry.as_str()).await.text();
+    let listed: BTreeSet<String> = article_links(&entry, &listing).into_iter().collect();
+    let truth = truth_urls(&h, "noise");
+    assert_eq!(truth.len(), 20);
+    assert_eq!(listed.len(), 24);
+    assert!(truth.is_subset(&listed));
+    assert!(listing.contains("政府信息公开指南") || listing.contains("工作要点"));
+    let extra: Vec<&String> = listed.difference(&truth).collect();
+    let page = get(&c, extra[0]).await;
+    assert_eq!(page.status, StatusCode::OK);
+    assert!(!page.text().contains("<table"));
+    let titles: Vec<String> = h.truth("noise").into_iter().map(|t| t.title).collect();
+    assert!(titles.iter().any(|t| t.contains("２０")), "full-width year");
+    assert!(titles.iter().any(|t| t.ends_with("（超链版）")));
+    assert!(titles.iter().any(|t| !t.contains("工作")));
+    let no_year = Regex::new(r"^[^0-9０-９]+年政府信息公开工作年度报告$").unwrap();
+    assert!(
+        titles.iter().any(|t| no_year.is_match(t)),
+        "missing year: {titles:?}"
     );
 }

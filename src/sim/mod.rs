@@ -262,6 +262,12 @@ pub struct HostSpec {
     pub image_every: usize,
     /// Pad HTML report pages to at least this many bytes (0: natural size, ~50 KB).
     pub page_bytes: usize,
+    /// Title variants on 4 reports in 10 (agency first without 工作, full-width year, missing
+    /// year, （超链版）).
+    pub title_variants: bool,
+    /// After every n-th report, a non-report article (指南, 工作要点, 通知) in the same column
+    /// (0: none). These are listed but are not part of the truth.
+    pub noise_every: usize,
     /// Report years cycle through `first_year..=last_year` per agency.
     pub first_year: i32,
     pub last_year: i32,
@@ -283,6 +289,8 @@ impl HostSpec {
             attachment_every: 8,
             image_every: 0,
             page_bytes: 0,
+            title_variants: false,
+            noise_every: 0,
             first_year: 2019,
             last_year: 2024,
             seed: name
@@ -345,7 +353,7 @@ impl SimConfig {
     /// | `cookie-loop` | keep a cookie jar, cap redirects |
     /// | `robots-deny` | fetch nothing but robots.txt |
     /// | `sticky` | stop paging (every `index_N` repeats page 1); only the first 10 reports of the truth are reachable |
-    /// | `messy` | deep stubs, duplicates, `javascript:` links, URL zoo, JS shell: find every report once |
+    /// | `messy` | deep stubs, duplicates, `javascript:` links, URL zoo, JS shell, title variants, non-report notices: find every report once, save no notice as a report |
     /// | `ua` | send a browser-like `User-Agent` (403 otherwise) |
     pub fn fault_zoo(first_octet: u8) -> SimConfig {
         let mut n = first_octet;
@@ -415,6 +423,8 @@ impl SimConfig {
         h.reports = 30;
         h.per_page = 10;
         h.layout = Layout::DeptColumns;
+        h.title_variants = true;
+        h.noise_every = 4;
         h.faults = Faults {
             deep_stubs: true,
             duplicate_listings: true,
