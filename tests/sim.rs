@@ -1129,3 +1129,53 @@ async fn noise_articles_are_listed_but_not_in_the_truth_and_titles_vary() {
         "missing year: {titles:?}"
     );
 }
+
+/// A toy breadth-first crawl of the `messy` zoo host (TRS): JS shell, sub-columns with query
+/// links, `createPageHTML` paging, duplicates, `javascript:` links and the URL zoo must still
+/// lead to every report.
+#[tokio::test]
+async fn messy_zoo_host_is_fully_crawlable() {
+    let h = sim::start(SimConfig::fault_zoo(90)).await.unwrap();
+    let c = client();
+    let entry = Url::parse(&h.entry_url("messy").unwrap()).unwrap();
+    let shell = Regex::new(r"location\.replace\('([^']+)'\)").unwrap();
+    let count = Regex::new(r"var countPage = (\d+)").unwrap();
+    let mut queue = vec![entry.clone()];
+    let mut seen: HashSet<String> = HashSet::new();
+    let mut found: BTreeSet<String> = BTreeSet::new();
+    while let Some(url) = queue.pop() {
+        if !seen.insert(url.to_string()) {
+            continue;
+        }
+        let p = get(&c, url.as_str()).await;
+        assert_eq!(p.status, StatusCode::OK, "{url}");
+        let text = p.text();
+        if let Some(t) = shell.captures(&text) {
+            queue.push(url.join(&t[1]).unwrap());
+            continue;
+        }
+        found.extend(article_links(&url, &text));
+        let pages: usize = count
+            .captures(&text)
+            .and_then(|c| c[1].parse().ok())
+            .unwrap_or(1);
+        for k in 1..pages {
+            queue.push(url.join(&format!("index_{k}.html")).unwrap());
+        }
+        for l in hrefs(&text) {
+            let Ok(u) = url.join(&l) else { continue };
+            if u.host() == entry.host()
+                && u.path().ends_with('/')
+                && u.path().len() > url.path().len()
+            {
+                queue.push(u);
+            }
+        }
+    }
+    let truth = truth_urls(&h, "messy");
+    assert_eq!(truth.len(), 30);
+    let missing: Vec<_> = truth.difference(&found).collect();
+    assert!(missing.is_empty(), "unreachable: {missing:?}");
+    assert!(found.len() > truth.len(), "notices are listed too");
+    assert!(h.requests_to("messy").iter().all(|r| r.status == 200));
+}
