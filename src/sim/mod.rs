@@ -26,9 +26,22 @@
 //! Every 200 page carries an `ETag` and `Last-Modified`; conditional GETs get 304.
 //!
 //! The [`SimHandle`] exposes the ground truth ([`SimHandle::truth`]: every report URL with its
-//! [`SynthReport`](crate::synth::SynthReport)), the request log ([`SimHandle::requests`]), and
-//! [`SimHandle::add_report`] for incremental-crawl tests. Pages are generated on demand from
-//! seeds, so [`SimConfig::bench`] scales to 100,000 pages without holding them in memory.
+//! [`SynthReport`]; [`SimHandle::report_urls`] for just the URLs), the request log
+//! ([`SimHandle::requests`], [`SimHandle::repeated_fetches`]), and [`SimHandle::add_report`]
+//! for incremental-crawl tests. Listings may also carry non-report notices
+//! ([`HostSpec::noise_every`]); they are never part of the truth.
+//!
+//! Presets: [`SimConfig::fault_zoo`] (one host per family and per fault, with a table of the
+//! expected crawler behaviour) and [`SimConfig::bench`] (many well-behaved hosts). Pages are
+//! generated on demand from seeds, so the bench world scales to 100,000 pages without holding
+//! them in memory (about 100 MB resident for 200 hosts × 500 reports, most of it connection
+//! buffers).
+//!
+//! Faults (per host, [`Faults`]): rate limit with `Retry-After` (seconds or HTTP-date), 503
+//! bursts, hung responses, 瑞数 412 / 加速乐 521 / WZWS 200 challenges, a 302-to-self cookie
+//! loop, robots.txt `Disallow: /` or `Crawl-delay`, a browser-UA filter, a sticky pager, deep
+//! stub pages, duplicate listings, `javascript:` links, the relative-URL zoo and JS/meta-refresh
+//! shells; charset profiles per host ([`Charset`]).
 //!
 //! ```no_run
 //! # async fn demo() -> Result<(), gknb::sim::SimError> {
