@@ -990,18 +990,21 @@ async fn served_reports_parse_to_their_truth() {
         .map(|(name, last, family, charset)| {
             let mut s = HostSpec::new(name, addr(*last), *family);
             s.charset = *charset;
-            s.reports = 12;
+            s.reports = 16;
             // Hanweb stubs are covered by `hanweb_downfile_stub_parses_as_attachment_only`.
             s.attachment_every = if *family == Family::Hanweb { 0 } else { 5 };
             s.image_every = 6;
             s.page_bytes = 60_000;
             s.title_variants = true;
             s.noise_every = 4;
+            s.first_year = 2017;
+            s.inconsistent_every = 5;
             s
         })
         .collect();
     let h = sim::start(SimConfig { hosts }).await.unwrap();
     let c = client();
+    let mut statuses = HashSet::new();
     for (name, ..) in specs {
         for t in h.truth(name) {
             let p = get(&c, &t.url).await;
@@ -1012,11 +1015,14 @@ async fn served_reports_parse_to_their_truth() {
                 content_type: ct.as_deref(),
             });
             let want = match t.kind {
+                ReportKind::Html if !t.consistent => gknb::model::Status::Invalid,
                 ReportKind::Html => gknb::model::Status::Ok,
+                ReportKind::Legacy => gknb::model::Status::Legacy,
                 ReportKind::AttachmentOnly => gknb::model::Status::AttachmentOnly,
                 ReportKind::ImageOnly => gknb::model::Status::ImageOnly,
             };
             assert_eq!(parsed.status, want, "{}: {:?}", t.url, parsed.reason);
+            statuses.insert(want);
             assert_eq!(parsed.year, Some(t.report.year), "{}", t.url);
             if t.kind != ReportKind::Html {
                 continue;
@@ -1029,6 +1035,7 @@ async fn served_reports_parse_to_their_truth() {
             }
         }
     }
+    assert_eq!(statuses.len(), 5, "every kind was served: {statuses:?}");
 }
 
 /// Hanweb stubs link `downfile.jsp?classid=0&filename=<hex>.pdf` (portals.md §2.2); the parser's

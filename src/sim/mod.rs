@@ -142,6 +142,8 @@ pub enum ReportKind {
     AttachmentOnly,
     /// Title ending （图片版）, tables as `<img>`.
     ImageOnly,
+    /// A report for a year before 2019: free-form tables, no facts to extract.
+    Legacy,
 }
 
 /// `Retry-After` flavour of a 429.
@@ -275,13 +277,17 @@ pub struct HostSpec {
     pub image_every: usize,
     /// Pad HTML report pages to at least this many bytes (0: natural size, ~50 KB).
     pub page_bytes: usize,
+    /// Every n-th HTML report has a deliberately wrong total (`requests.total_handled.total`
+    /// one too high), so T3-A, T3-B and T3-C fail for it (0: none).
+    pub inconsistent_every: usize,
     /// Title variants on 4 reports in 10 (agency first without 工作, full-width year, missing
     /// year, （超链版）).
     pub title_variants: bool,
     /// After every n-th report, a non-report article (指南, 工作要点, 通知) in the same column
     /// (0: none). These are listed but are not part of the truth.
     pub noise_every: usize,
-    /// Report years cycle through `first_year..=last_year` per agency.
+    /// Report years cycle through `first_year..=last_year` per agency; years before 2019 give
+    /// [`ReportKind::Legacy`] pages.
     pub first_year: i32,
     pub last_year: i32,
     pub seed: u64,
@@ -302,6 +308,7 @@ impl HostSpec {
             attachment_every: 8,
             image_every: 0,
             page_bytes: 0,
+            inconsistent_every: 0,
             title_variants: false,
             noise_every: 0,
             first_year: 2019,
@@ -473,8 +480,12 @@ pub struct TruthReport {
     /// Absolute canonical URL of the report page.
     pub url: String,
     pub kind: ReportKind,
-    /// The numbers behind the page (for `Html`; stubs and image pages carry the same title).
+    /// The numbers behind the page (for `Html`; stubs and image pages carry the same title;
+    /// legacy reports have format `Legacy` and no values).
     pub report: SynthReport,
+    /// False for a report published with a deliberate inconsistency (see
+    /// [`HostSpec::inconsistent_every`]): a parser must mark it invalid.
+    pub consistent: bool,
     /// Title as listed and printed.
     pub title: String,
     /// Publication date `YYYY-MM-DD`.

@@ -314,6 +314,7 @@ pub(crate) fn report_page(host: &Host, r: &ReportMeta) -> String {
         ReportKind::AttachmentOnly => {
             synth::render_attachment_stub(&title, r.year, &r.agency, &r.attachment_href())
         }
+        ReportKind::Legacy => synth::render_legacy(&title, r.year, &r.agency, r.seed),
         ReportKind::ImageOnly => {
             let imgs: Vec<String> = (1..=3)
                 .map(|n| format!("/attach/img/{}_{n}.png", r.hex))

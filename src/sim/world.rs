@@ -91,11 +91,15 @@ pub(crate) struct ReportMeta {
     pub variant: u8,
     /// A non-report article listed in the column (指南, 工作要点, 通知): not in the truth.
     pub noise: bool,
+    /// Published with a wrong total (see `HostSpec::inconsistent_every`).
+    pub inconsistent: bool,
 }
 
 impl ReportMeta {
     pub fn format(&self) -> Format {
-        if self.year >= 2021 {
+        if self.year < 2019 {
+            Format::Legacy
+        } else if self.year >= 2021 {
             Format::F2021
         } else {
             Format::F2019
@@ -103,7 +107,21 @@ impl ReportMeta {
     }
 
     pub fn synth(&self) -> SynthReport {
-        synth::consistent(self.format(), self.year, &self.agency, self.seed)
+        if self.format() == Format::Legacy {
+            return SynthReport {
+                agency: self.agency.clone(),
+                year: self.year,
+                format: Format::Legacy,
+                values: Vec::new(),
+            };
+        }
+        let mut r = synth::consistent(self.format(), self.year, &self.agency, self.seed);
+        if self.inconsistent {
+            let key = "requests.total_handled.total";
+            let wrong = r.expected_value(key).unwrap_or(0.0) as i64 + 1;
+            r.set(key, &wrong.to_string());
+        }
+        r
     }
 
     /// Title as listed and printed. Variants (portals.md §6.7): agency first without 工作,
@@ -315,9 +333,11 @@ impl Host {
         }
     }
 
-    fn kind_of(&self, i: usize) -> ReportKind {
+    fn kind_of(&self, i: usize, year: i32) -> ReportKind {
         let every = |n: usize| n > 0 && i % n == n - 1;
-        if every(self.spec.image_every) {
+        if year < 2019 {
+            ReportKind::Legacy
+        } else if every(self.spec.image_every) {
             ReportKind::ImageOnly
         } else if every(self.spec.attachment_every) {
             ReportKind::AttachmentOnly
@@ -367,16 +387,18 @@ impl Host {
             ),
             _ => format!("/attach/0/{hex}.pdf"),
         };
+        let kind = if noise {
+            ReportKind::Html
+        } else {
+            self.kind_of(i, year)
+        };
+        let every = self.spec.inconsistent_every;
         let meta = ReportMeta {
             id,
             seed,
             year,
             agency: agency_name(&self.city, agency_idx),
-            kind: if noise {
-                ReportKind::Html
-            } else {
-                self.kind_of(i)
-            },
+            kind,
             date,
             column,
             path: path.clone(),
@@ -384,6 +406,7 @@ impl Host {
             pdf_path: pdf_path.clone(),
             variant,
             noise,
+            inconsistent: !noise && kind == ReportKind::Html && every > 0 && i % every == every - 1,
         };
         let idx = st.reports.len();
         st.by_path.insert(path, idx);
@@ -525,6 +548,7 @@ impl Host {
             url: format!("{}{}", self.base, r.path),
             kind: r.kind,
             report: r.synth(),
+            consistent: !r.inconsistent,
             title: r.title(),
             published: r.published(),
             attachment_link: attachment.then(|| format!("{}{}", self.base, r.attachment_link())),
@@ -571,6 +595,7 @@ impl Host {
             pdf_path: String::new(),
             variant: 0,
             noise: false,
+            inconsistent: false,
         }
     }
 
