@@ -991,14 +991,13 @@ async fn served_reports_parse_to_their_truth() {
             let mut s = HostSpec::new(name, addr(*last), *family);
             s.charset = *charset;
             s.reports = 16;
-            // Hanweb stubs are covered by `hanweb_downfile_stub_parses_as_attachment_only`.
-            s.attachment_every = if *family == Family::Hanweb { 0 } else { 5 };
+            s.attachment_every = 5;
             s.image_every = 6;
             s.page_bytes = 60_000;
             s.title_variants = true;
             s.noise_every = 4;
             s.first_year = 2017;
-            s.inconsistent_every = 5;
+            s.inconsistent_every = 3;
             s
         })
         .collect();
@@ -1014,17 +1013,11 @@ async fn served_reports_parse_to_their_truth() {
                 source: &t.url,
                 content_type: ct.as_deref(),
             });
-            let want = match t.kind {
-                ReportKind::Html if !t.consistent => gknb::model::Status::Invalid,
-                ReportKind::Html => gknb::model::Status::Ok,
-                ReportKind::Legacy => gknb::model::Status::Legacy,
-                ReportKind::AttachmentOnly => gknb::model::Status::AttachmentOnly,
-                ReportKind::ImageOnly => gknb::model::Status::ImageOnly,
-            };
+            let want = t.expected_status();
             assert_eq!(parsed.status, want, "{}: {:?}", t.url, parsed.reason);
             statuses.insert(want);
             assert_eq!(parsed.year, Some(t.report.year), "{}", t.url);
-            if t.kind != ReportKind::Html {
+            if t.kind != ReportKind::Html || want == gknb::model::Status::Legacy {
                 continue;
             }
             assert_eq!(parsed.agency.as_deref(), Some(t.report.agency.as_str()));
@@ -1038,10 +1031,9 @@ async fn served_reports_parse_to_their_truth() {
     assert_eq!(statuses.len(), 5, "every kind was served: {statuses:?}");
 }
 
-/// Hanweb stubs link `downfile.jsp?classid=0&filename=<hex>.pdf` (portals.md §2.2); the parser's
-/// attachment detection only looks at the path's extension, so these come out `unparsed`.
+/// Hanweb stubs link `downfile.jsp?classid=0&filename=<hex>.pdf` (portals.md §2.2): the
+/// attachment is named in the query, not the path.
 #[tokio::test]
-#[ignore = "parser gap: report::html::is_attachment ignores downfile.jsp?…filename=….pdf links"]
 async fn hanweb_downfile_stub_parses_as_attachment_only() {
     let mut s = HostSpec::new("p-hw-stub", addr(54), Family::Hanweb);
     s.reports = 4;

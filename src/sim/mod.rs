@@ -136,14 +136,13 @@ impl Charset {
 /// What a report page holds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ReportKind {
-    /// Full HTML report with tables 二, 三, 四.
+    /// Full HTML report with tables 二, 三, 四 (free-form tables when the report format is
+    /// `Legacy`, i.e. for years before 2019).
     Html,
     /// A ~400-byte stub whose link leads (through a 302) to a PDF.
     AttachmentOnly,
     /// Title ending （图片版）, tables as `<img>`.
     ImageOnly,
-    /// A report for a year before 2019: free-form tables, no facts to extract.
-    Legacy,
 }
 
 /// `Retry-After` flavour of a 429.
@@ -287,7 +286,7 @@ pub struct HostSpec {
     /// (0: none). These are listed but are not part of the truth.
     pub noise_every: usize,
     /// Report years cycle through `first_year..=last_year` per agency; years before 2019 give
-    /// [`ReportKind::Legacy`] pages.
+    /// legacy pages (kind `Html`, report format [`Format::Legacy`](crate::model::Format)).
     pub first_year: i32,
     pub last_year: i32,
     pub seed: u64,
@@ -498,6 +497,21 @@ pub struct TruthReport {
     pub listed_in: Vec<String>,
     /// Whether the page bytes are GBK.
     pub gbk: bool,
+}
+
+impl TruthReport {
+    /// The status a correct parser gives this page: `ok`, `invalid` (deliberately inconsistent),
+    /// `legacy` (before 2019), `attachment_only` or `image_only`.
+    pub fn expected_status(&self) -> crate::model::Status {
+        use crate::model::{Format, Status};
+        match self.kind {
+            ReportKind::AttachmentOnly => Status::AttachmentOnly,
+            ReportKind::ImageOnly => Status::ImageOnly,
+            ReportKind::Html if self.report.format == Format::Legacy => Status::Legacy,
+            ReportKind::Html if !self.consistent => Status::Invalid,
+            ReportKind::Html => Status::Ok,
+        }
+    }
 }
 
 /// Public facts about a running host.

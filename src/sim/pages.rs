@@ -5,6 +5,7 @@ use std::fmt::Write as _;
 
 use super::world::{Column, Host, ReportMeta, rel_link};
 use super::{Charset, Family, ReportKind, Robots, Shell};
+use crate::model::Format;
 use crate::synth::{self, HtmlStyle, escape};
 
 /// Meta charset declaration for a host's HTML.
@@ -314,7 +315,9 @@ pub(crate) fn report_page(host: &Host, r: &ReportMeta) -> String {
         ReportKind::AttachmentOnly => {
             synth::render_attachment_stub(&title, r.year, &r.agency, &r.attachment_href())
         }
-        ReportKind::Legacy => synth::render_legacy(&title, r.year, &r.agency, r.seed),
+        ReportKind::Html if r.format() == Format::Legacy => {
+            synth::render_legacy(&title, r.year, &r.agency, r.seed)
+        }
         ReportKind::ImageOnly => {
             let imgs: Vec<String> = (1..=3)
                 .map(|n| format!("/attach/img/{}_{n}.png", r.hex))

@@ -336,7 +336,8 @@ impl Host {
     fn kind_of(&self, i: usize, year: i32) -> ReportKind {
         let every = |n: usize| n > 0 && i % n == n - 1;
         if year < 2019 {
-            ReportKind::Legacy
+            // Legacy reports are plain HTML pages with free-form tables.
+            ReportKind::Html
         } else if every(self.spec.image_every) {
             ReportKind::ImageOnly
         } else if every(self.spec.attachment_every) {
