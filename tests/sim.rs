@@ -242,6 +242,16 @@ async fn hanweb_embedded_group_and_dataproxy() {
         found.extend(article_links(&entry, &xml));
     }
     assert_eq!(found, truth_urls(&h, "hw"));
+    // The nextgroup link (GET, page=1) serves the second group, records 46–90.
+    let next = Regex::new(r#"<nextgroup><!\[CDATA\[<a href="([^"]+)""#)
+        .unwrap()
+        .captures(&text)
+        .map(|c| c[1].replace("&amp;", "&"))
+        .expect("nextgroup link");
+    let xml = get(&c, entry.join(&next).unwrap().as_str()).await.text();
+    let second: Vec<String> = article_links(&entry, &xml);
+    let truth: Vec<String> = h.truth("hw").into_iter().map(|t| t.url).collect();
+    assert_eq!(second, truth[45..90].to_vec());
     // GET with the same query works too; a missing columnid gives an empty datastore.
     let g = get(
         &c,
@@ -260,13 +270,26 @@ async fn hanweb_embedded_group_and_dataproxy() {
 }
 
 #[tokio::test]
-async fn attachment_stub_redirects_to_pdf_and_image_pages() {
+async fn attachment_stubs_link_pdfs_directly_or_through_a_302() {
     let mut spec = HostSpec::new("att", addr(15), Family::Trs);
     spec.reports = 12;
     spec.attachment_every = 3;
     spec.image_every = 4;
-    let h = start_one(spec).await;
+    let mut hw = HostSpec::new("att-hw", addr(46), Family::Hanweb);
+    hw.reports = 6;
+    hw.attachment_every = 2;
+    let h = sim::start(SimConfig {
+        hosts: vec![spec, hw],
+    })
+    .await
+    .unwrap();
     let c = client();
+    let pdf_ok = |p: &Page| {
+        p.status == StatusCode::OK
+            && p.header("content-type").as_deref() == Some("application/pdf")
+            && p.body.starts_with(b"%PDF-")
+    };
+    // TRS: the stub links ./P0YYYYMMDD….pdf next to the article.
     let truth = h.truth("att");
     let stub = truth
         .iter()
@@ -274,19 +297,30 @@ async fn attachment_stub_redirects_to_pdf_and_image_pages() {
         .expect("a stub");
     let page = get(&c, &stub.url).await;
     assert!(page.body.len() < 600);
-    let link = stub.attachment_link.clone().unwrap();
+    let href = Regex::new(r#"href="(\./P0\d{20}\.pdf)""#)
+        .unwrap()
+        .captures(&page.text())
+        .map(|c| c[1].to_string())
+        .expect("relative P0 link");
+    let link = Url::parse(&stub.url).unwrap().join(&href).unwrap();
+    assert_eq!(Some(link.to_string()), stub.attachment_link);
+    assert_eq!(stub.attachment_link, stub.attachment_url);
+    assert!(pdf_ok(&get(&c, link.as_str()).await));
+    // Hanweb: downfile.jsp answers 302 to /attach/0/<hex>.pdf.
+    let stub = h
+        .truth("att-hw")
+        .into_iter()
+        .find(|t| t.kind == ReportKind::AttachmentOnly)
+        .expect("a Hanweb stub");
+    let page = get(&c, &stub.url).await;
     assert!(page.text().contains("downfile.jsp?classid=0&amp;filename="));
+    let link = stub.attachment_link.clone().unwrap();
     let r = get(&c, &link).await;
     assert_eq!(r.status, StatusCode::FOUND);
     let loc = r.header("location").unwrap();
     let pdf_url = Url::parse(&link).unwrap().join(&loc).unwrap();
     assert_eq!(Some(pdf_url.to_string()), stub.attachment_url);
-    let pdf = get(&c, pdf_url.as_str()).await;
-    assert_eq!(
-        pdf.header("content-type").as_deref(),
-        Some("application/pdf")
-    );
-    assert!(pdf.body.starts_with(b"%PDF-"));
+    assert!(pdf_ok(&get(&c, pdf_url.as_str()).await));
     let img = truth
         .iter()
         .find(|t| t.kind == ReportKind::ImageOnly)
@@ -763,7 +797,12 @@ async fn duplicates_js_links_and_url_zoo_resolve_to_the_truth() {
         .filter(|t| t.listed_in.len() == 2)
         .count();
     assert!(dup > 0, "reports in sub-columns are listed twice");
-    let sub = entry.join("bmnb/").unwrap();
+    let sub_href = hrefs(&root)
+        .into_iter()
+        .find(|l| l.starts_with("./bmnb/"))
+        .expect("sub-column link");
+    assert_eq!(sub_href, "./bmnb/?uid=428451&pageNum=1");
+    let sub = entry.join(&sub_href).unwrap();
     let sub_links = article_links(&sub, &get(&c, sub.as_str()).await.text());
     assert!(!sub_links.is_empty());
     assert!(sub_links.iter().all(|l| root_links.contains(l)));
@@ -830,6 +869,12 @@ async fn request_log_records_every_request() {
     assert_eq!((log[0].status, log[1].status), (200, 404));
     assert_eq!(log[0].method, "GET");
     assert!(log[1].time >= log[0].time);
+    assert!(h.repeated_fetches("log").is_empty());
+    get(&c, &entry).await;
+    assert_eq!(
+        h.repeated_fetches("log"),
+        vec![("/zwgk/zfxxgk/zfxxgknb/".to_string(), 2)]
+    );
     h.clear_requests();
     assert!(h.requests().is_empty());
 }
@@ -855,4 +900,281 @@ async fn duplicate_host_names_are_rejected() {
     let a = HostSpec::new("same", addr(44), Family::Trs);
     let b = HostSpec::new("same", addr(45), Family::Trs);
     assert!(sim::start(SimConfig { hosts: vec![a, b] }).await.is_err());
+}
+
+/// Manual measurement (`cargo test --test sim bench_world -- --ignored --nocapture`): serves
+/// the bench world and fetches a slice of it, printing pages per second and resident memory.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore]
+async fn bench_world_throughput() {
+    use futures_util_free::fetch_all;
+    let h = sim::start(SimConfig::bench(200, 500)).await.unwrap();
+    let rss = || {
+        std::fs::read_to_string("/proc/self/status")
+            .ok()
+            .and_then(|s| {
+                s.lines()
+                    .find(|l| l.starts_with("VmRSS"))
+                    .map(str::to_string)
+            })
+            .unwrap_or_default()
+    };
+    println!("after start: {}", rss());
+    let urls: Vec<String> = h
+        .hosts()
+        .iter()
+        .flat_map(|i| h.report_urls(&i.name).into_iter().take(50))
+        .collect();
+    println!("truth built: {} urls, {}", urls.len(), rss());
+    for round in 0..2 {
+        let t0 = std::time::Instant::now();
+        let bytes = fetch_all(urls.clone(), 32).await;
+        let secs = t0.elapsed().as_secs_f64();
+        println!(
+            "round {round}: {} pages, {:.1} MB in {secs:.2}s = {:.0} pages/s; {}",
+            urls.len(),
+            bytes as f64 / 1e6,
+            urls.len() as f64 / secs,
+            rss()
+        );
+    }
+}
+
+mod futures_util_free {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    /// Fetches every URL with `workers` concurrent tasks; returns the total body bytes.
+    pub async fn fetch_all(urls: Vec<String>, workers: usize) -> usize {
+        let c = reqwest::Client::builder()
+            .pool_max_idle_per_host(1)
+            .build()
+            .unwrap_or_default();
+        let next = Arc::new(AtomicUsize::new(0));
+        let urls = Arc::new(urls);
+        let mut set = tokio::task::JoinSet::new();
+        for _ in 0..workers {
+            let (c, next, urls) = (c.clone(), next.clone(), urls.clone());
+            set.spawn(async move {
+                let mut total = 0;
+                loop {
+                    let i = next.fetch_add(1, Ordering::Relaxed);
+                    let Some(u) = urls.get(i) else { break };
+                    if let Ok(r) = c.get(u).send().await {
+                        total += r.bytes().await.map(|b| b.len()).unwrap_or(0);
+                    }
+                }
+                total
+            });
+        }
+        let mut sum = 0;
+        while let Some(n) = set.join_next().await {
+            sum += n.unwrap_or(0);
+        }
+        sum
+    }
+}
+
+/// The ground truth is what the parser reads back from the served bytes: every family,
+/// GBK and conflicting charsets, every report kind.
+#[tokio::test]
+async fn served_reports_parse_to_their_truth() {
+    let specs = [
+        ("p-trs", 50, Family::Trs, Charset::Utf8),
+        ("p-hw", 51, Family::Hanweb, Charset::GbkNoHeader),
+        ("p-gov", 52, Family::GovCn, Charset::Conflict),
+        ("p-one", 53, Family::TrsOneBased, Charset::GbkHeader),
+    ];
+    let hosts = specs
+        .iter()
+        .map(|(name, last, family, charset)| {
+            let mut s = HostSpec::new(name, addr(*last), *family);
+            s.charset = *charset;
+            s.reports = 16;
+            s.attachment_every = 5;
+            s.image_every = 6;
+            s.page_bytes = 60_000;
+            s.title_variants = true;
+            s.noise_every = 4;
+            s.first_year = 2017;
+            s.inconsistent_every = 3;
+            s
+        })
+        .collect();
+    let h = sim::start(SimConfig { hosts }).await.unwrap();
+    let c = client();
+    let mut statuses = HashSet::new();
+    for (name, ..) in specs {
+        for t in h.truth(name) {
+            let p = get(&c, &t.url).await;
+            let ct = p.header("content-type");
+            let parsed = gknb::report::parse(&gknb::report::Input {
+                bytes: &p.body,
+                source: &t.url,
+                content_type: ct.as_deref(),
+            });
+            let want = t.expected_status();
+            assert_eq!(parsed.status, want, "{}: {:?}", t.url, parsed.reason);
+            statuses.insert(want);
+            assert_eq!(parsed.year, Some(t.report.year), "{}", t.url);
+            if t.kind != ReportKind::Html || want == gknb::model::Status::Legacy {
+                continue;
+            }
+            assert_eq!(parsed.agency.as_deref(), Some(t.report.agency.as_str()));
+            assert_eq!(parsed.format, t.report.format);
+            for (key, value) in t.report.expected_values() {
+                let got = parsed.fact(&key).and_then(|f| f.value);
+                assert_eq!(got, Some(value), "{} {key}", t.url);
+            }
+        }
+    }
+    assert_eq!(statuses.len(), 5, "every kind was served: {statuses:?}");
+}
+
+/// Hanweb stubs link `downfile.jsp?classid=0&filename=<hex>.pdf` (portals.md §2.2): the
+/// attachment is named in the query, not the path.
+#[tokio::test]
+async fn hanweb_downfile_stub_parses_as_attachment_only() {
+    let mut s = HostSpec::new("p-hw-stub", addr(54), Family::Hanweb);
+    s.reports = 4;
+    s.attachment_every = 2;
+    let h = start_one(s).await;
+    let c = client();
+    let stubs: Vec<_> = h
+        .truth("p-hw-stub")
+        .into_iter()
+        .filter(|t| t.kind == ReportKind::AttachmentOnly)
+        .collect();
+    assert_eq!(stubs.len(), 2);
+    for t in stubs {
+        let p = get(&c, &t.url).await;
+        let parsed = gknb::report::parse(&gknb::report::Input {
+            bytes: &p.body,
+            source: &t.url,
+            content_type: p.header("content-type").as_deref(),
+        });
+        assert_eq!(
+            parsed.status,
+            gknb::model::Status::AttachmentOnly,
+            "{:?}",
+            parsed.reason
+        );
+    }
+}
+
+#[tokio::test]
+async fn fault_zoo_starts_and_user_agent_filter() {
+    let h = sim::start(SimConfig::fault_zoo(60)).await.unwrap();
+    let names: Vec<String> = h.hosts().into_iter().map(|i| i.name).collect();
+    assert_eq!(names.len(), 19);
+    assert!(names.iter().any(|n| n == "messy"));
+    let entry = h.entry_url("ua").unwrap();
+    let robots = format!("{}/robots.txt", h.base_url("ua").unwrap());
+    let c = client();
+    assert_eq!(get(&c, &entry).await.status, StatusCode::FORBIDDEN);
+    assert_eq!(get(&c, &robots).await.status, StatusCode::FORBIDDEN);
+    let browser = reqwest::Client::builder()
+        .user_agent("Mozilla/5.0 (X11; Linux x86_64) gknb")
+        .build()
+        .unwrap();
+    assert_eq!(
+        browser.get(&entry).send().await.unwrap().status(),
+        StatusCode::OK
+    );
+    // The hanweb nextgroup link (GET page=1) is the second group.
+    let hw = Url::parse(&h.entry_url("hanweb").unwrap()).unwrap();
+    let page = get(&c, hw.as_str()).await.text();
+    let next = Regex::new(r#"<nextgroup><!\[CDATA\[<a href="([^"]+)""#)
+        .unwrap()
+        .captures(&page)
+        .map(|c| c[1].replace("&amp;", "&"))
+        .expect("nextgroup link");
+    let xml = get(&c, hw.join(&next).unwrap().as_str()).await.text();
+    assert!(xml.contains("<totalrecord>12</totalrecord>"));
+    assert!(
+        article_links(&hw, &xml).is_empty(),
+        "12 records fit in the first group"
+    );
+}
+
+#[tokio::test]
+async fn noise_articles_are_listed_but_not_in_the_truth_and_titles_vary() {
+    let mut s = HostSpec::new("noise", addr(55), Family::Trs);
+    s.reports = 20;
+    s.per_page = 100;
+    s.noise_every = 5;
+    s.title_variants = true;
+    let h = start_one(s).await;
+    let c = client();
+    let entry = Url::parse(&h.entry_url("noise").unwrap()).unwrap();
+    let listing = get(&c, entry.as_str()).await.text();
+    let listed: BTreeSet<String> = article_links(&entry, &listing).into_iter().collect();
+    let truth = truth_urls(&h, "noise");
+    assert_eq!(truth.len(), 20);
+    assert_eq!(listed.len(), 24);
+    assert!(truth.is_subset(&listed));
+    assert!(listing.contains("政府信息公开指南") || listing.contains("工作要点"));
+    let extra: Vec<&String> = listed.difference(&truth).collect();
+    let page = get(&c, extra[0]).await;
+    assert_eq!(page.status, StatusCode::OK);
+    assert!(!page.text().contains("<table"));
+    let titles: Vec<String> = h.truth("noise").into_iter().map(|t| t.title).collect();
+    assert!(titles.iter().any(|t| t.contains("２０")), "full-width year");
+    assert!(titles.iter().any(|t| t.ends_with("（超链版）")));
+    assert!(titles.iter().any(|t| !t.contains("工作")));
+    let no_year = Regex::new(r"^[^0-9０-９]+年政府信息公开工作年度报告$").unwrap();
+    assert!(
+        titles.iter().any(|t| no_year.is_match(t)),
+        "missing year: {titles:?}"
+    );
+}
+
+/// A toy breadth-first crawl of the `messy` zoo host (TRS): JS shell, sub-columns with query
+/// links, `createPageHTML` paging, duplicates, `javascript:` links and the URL zoo must still
+/// lead to every report.
+#[tokio::test]
+async fn messy_zoo_host_is_fully_crawlable() {
+    let h = sim::start(SimConfig::fault_zoo(90)).await.unwrap();
+    let c = client();
+    let entry = Url::parse(&h.entry_url("messy").unwrap()).unwrap();
+    let shell = Regex::new(r"location\.replace\('([^']+)'\)").unwrap();
+    let count = Regex::new(r"var countPage = (\d+)").unwrap();
+    let mut queue = vec![entry.clone()];
+    let mut seen: HashSet<String> = HashSet::new();
+    let mut found: BTreeSet<String> = BTreeSet::new();
+    while let Some(url) = queue.pop() {
+        if !seen.insert(url.to_string()) {
+            continue;
+        }
+        let p = get(&c, url.as_str()).await;
+        assert_eq!(p.status, StatusCode::OK, "{url}");
+        let text = p.text();
+        if let Some(t) = shell.captures(&text) {
+            queue.push(url.join(&t[1]).unwrap());
+            continue;
+        }
+        found.extend(article_links(&url, &text));
+        let pages: usize = count
+            .captures(&text)
+            .and_then(|c| c[1].parse().ok())
+            .unwrap_or(1);
+        for k in 1..pages {
+            queue.push(url.join(&format!("index_{k}.html")).unwrap());
+        }
+        for l in hrefs(&text) {
+            let Ok(u) = url.join(&l) else { continue };
+            if u.host() == entry.host()
+                && u.path().ends_with('/')
+                && u.path().len() > url.path().len()
+            {
+                queue.push(u);
+            }
+        }
+    }
+    let truth = truth_urls(&h, "messy");
+    assert_eq!(truth.len(), 30);
+    let missing: Vec<_> = truth.difference(&found).collect();
+    assert!(missing.is_empty(), "unreachable: {missing:?}");
+    assert!(found.len() > truth.len(), "notices are listed too");
+    assert!(h.requests_to("messy").iter().all(|r| r.status == 200));
 }
