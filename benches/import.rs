@@ -36,7 +36,11 @@ fn main() {
     for i in 0..n {
         // 5 years per agency: 2019-2020 in format 2019, 2021-2023 in format 2021.
         let year = 2019 + (i % 5) as i32;
-        let format = if year >= 2021 { Format::F2021 } else { Format::F2019 };
+        let format = if year >= 2021 {
+            Format::F2021
+        } else {
+            Format::F2019
+        };
         let agency = format!("基准县第{}局", i / 5);
         let r = synth::consistent(format, year, &agency, i as u64);
         let html = synth::render_html(&r, &HtmlStyle::varied(i as u64));
@@ -103,6 +107,9 @@ fn main() {
         page_bytes as f64 / 1e3 / n as f64
     );
     if let Some(s) = stats {
-        println!("  primary reports    {}, duplicates {}", s.primary_reports, s.duplicate_reports);
+        println!(
+            "  primary reports    {}, duplicates {}",
+            s.primary_reports, s.duplicate_reports
+        );
     }
 }

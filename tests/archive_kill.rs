@@ -36,7 +36,12 @@ fn killed_import_leaves_a_consistent_archive_and_resumes() {
         let year = 2019 + (i % 5) as i32;
         let agency = format!("测试县第{}局", i / 5);
         let r = synth::consistent(format_for(year), year, &agency, i as u64);
-        write_page(&pages, &format!("p{i:04}.html"), &r, &HtmlStyle::varied(i as u64));
+        write_page(
+            &pages,
+            &format!("p{i:04}.html"),
+            &r,
+            &HtmlStyle::varied(i as u64),
+        );
     }
     let db = tmp.path().join("k.sqlite");
     let db_s = db.to_string_lossy().into_owned();
@@ -45,7 +50,9 @@ fn killed_import_leaves_a_consistent_archive_and_resumes() {
     // Agency names come from each page; one parser thread keeps the import slow enough to
     // be caught in the middle.
     let mut child = Command::new(env!("CARGO_BIN_EXE_gknb"))
-        .args(["import", &pages_s, "--region", "999999", "--db", &db_s, "-j", "1", "-q"])
+        .args([
+            "import", &pages_s, "--region", "999999", "--db", &db_s, "-j", "1", "-q",
+        ])
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
@@ -63,7 +70,10 @@ fn killed_import_leaves_a_consistent_archive_and_resumes() {
     child.wait().expect("reap");
 
     let partial = reports(&db);
-    assert!(partial >= 10 && (partial as usize) < FILES, "killed mid-way: {partial}");
+    assert!(
+        partial >= 10 && (partial as usize) < FILES,
+        "killed mid-way: {partial}"
+    );
     {
         // Opening for writing also proves the lock died with the process.
         let a = Archive::open(&db).expect("the lock is released by the kernel");
@@ -93,14 +103,22 @@ fn killed_import_leaves_a_consistent_archive_and_resumes() {
 
     gknb_ok(
         tmp.path(),
-        &["import", &pages_s, "--region", "999999", "--db", &db_s, "-q"],
+        &[
+            "import", &pages_s, "--region", "999999", "--db", &db_s, "-q",
+        ],
     );
     let a = Archive::open_read_only(&db).expect("open");
     let count = |sql: &str| -> i64 { a.conn().query_row(sql, [], |r| r.get(0)).expect(sql) };
     assert_eq!(count("SELECT count(*) FROM reports") as usize, FILES);
     assert_eq!(count("SELECT count(*) FROM documents") as usize, FILES);
-    assert_eq!(count("SELECT count(DISTINCT url) FROM reports") as usize, FILES);
-    assert_eq!(count("SELECT count(*) FROM reports WHERE status = 'ok'") as usize, FILES);
+    assert_eq!(
+        count("SELECT count(DISTINCT url) FROM reports") as usize,
+        FILES
+    );
+    assert_eq!(
+        count("SELECT count(*) FROM reports WHERE status = 'ok'") as usize,
+        FILES
+    );
     assert_eq!(
         count("SELECT count(*) FROM facts"),
         count("SELECT sum(fact_count) FROM reports WHERE is_primary = 1")

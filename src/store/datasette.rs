@@ -218,7 +218,7 @@ const TABLES: &[TableDoc] = &[
             ),
             (
                 "facts_zst",
-                "This report's own facts (zstd-compressed JSON), kept for duplicates and for comparing re-parses.",
+                "This report's own facts (zstd-compressed JSON) while it is not primary; empty for a primary report, whose facts are its rows in `facts`.",
             ),
             (
                 "parse_sha256",
@@ -256,9 +256,38 @@ const TABLES: &[TableDoc] = &[
             ("expected", "Predicted value."),
             ("actual", "Printed value."),
             (
+                "metrics_id",
+                "The metric keys involved (table check_metrics; the view checks_labeled shows them).",
+            ),
+        ],
+    ),
+    (
+        "checks_labeled",
+        "Every check instance with its agency, year, page and the metric keys involved.",
+        &[
+            ("report_id", "The report."),
+            ("agency", "Publishing agency."),
+            ("region", "Region code."),
+            ("year", "Report year."),
+            ("rule", "Rule name (see validation_failures)."),
+            ("subject", "Column, row or group."),
+            ("status", "pass, fail or skipped."),
+            ("severity", "error or warning."),
+            ("expected", "Predicted value."),
+            ("actual", "Printed value."),
+            (
                 "metrics",
                 "JSON list of the metric keys involved, total first.",
             ),
+            ("url", "The report page."),
+        ],
+    ),
+    (
+        "check_metrics",
+        "The metric lists of check instances, stored once (the same rule and subject always involve the same cells).",
+        &[
+            ("id", "Id."),
+            ("metrics", "JSON list of metric keys, total first."),
         ],
     ),
     (
@@ -365,6 +394,8 @@ fn table_extras(name: &str) -> Option<Value> {
         "reports" => json!({ "facets": ["status", "format", "year"], "label_column": "title" }),
         "agencies" => json!({ "label_column": "name", "facets": ["region"] }),
         "checks" => json!({ "facets": ["rule", "status", "severity"] }),
+        "checks_labeled" => json!({ "facets": ["rule", "status", "severity", "year"] }),
+        "check_metrics" => json!({ "hidden": true }),
         "metrics" => {
             json!({ "label_column": "label_en", "facets": ["report_table", "unit"], "sort": "ordinal" })
         }

@@ -4,7 +4,7 @@
 use rusqlite::{OptionalExtension, params_from_iter, types::Value};
 use serde::Serialize;
 
-use super::write::decode_facts;
+use super::write::{decode_facts, group_facts};
 use super::{Archive, Result, StoreError};
 use crate::model::Fact;
 
@@ -27,7 +27,8 @@ pub struct ReportSource {
     pub parser_version: Option<i64>,
 }
 
-/// A report row with its own facts (decoded from `reports.facts_zst`).
+/// A report row with its own facts (from `facts` when primary, else `reports.facts_zst`),
+/// in catalogue order.
 #[derive(Debug, Clone, Serialize)]
 pub struct StoredReport {
     pub id: i64,
@@ -200,7 +201,8 @@ impl Archive {
                 "SELECT r.id, r.document_id, a.name, a.region, r.year, r.title, r.url, r.format, \
                  r.status, r.reason, r.parser_version, r.document_sha256, r.is_primary, \
                  r.duplicate_of, r.fact_count, r.check_count, r.failed_checks, r.parse_sha256, \
-                 r.facts_zst FROM reports r JOIN agencies a ON a.id = r.agency_id WHERE r.id = ?1",
+                 r.facts_zst, r.agency_id FROM reports r JOIN agencies a ON a.id = r.agency_id \
+                 WHERE r.id = ?1",
             )?
             .query_row([id], |r| {
                 Ok((
@@ -225,22 +227,36 @@ impl Archive {
                         parse_sha256: r.get(17)?,
                         facts: Vec::new(),
                     },
-                    r.get::<_, Vec<u8>>(18)?,
+                    r.get::<_, Option<Vec<u8>>>(18)?,
+                    r.get::<_, i64>(19)?,
                 ))
             })
             .optional()?;
-        let Some((mut report, blob)) = row else {
+        let Some((mut report, blob, agency_id)) = row else {
             return Ok(None);
         };
-        report.facts = decode_facts(&blob)?;
+        report.facts = match (blob, report.year) {
+            (Some(blob), _) => decode_facts(&blob)?,
+            // A primary report's facts are the agency-year's rows in `facts`.
+            (None, Some(year)) if report.is_primary => group_facts(&self.conn, agency_id, year)?,
+            (None, _) => {
+                return Err(StoreError::Corrupt(format!(
+                    "report {id} has neither facts in `facts` nor a facts blob"
+                )));
+            }
+        };
+        report
+            .facts
+            .sort_by_key(|f| crate::metrics::ordinal(&f.metric));
         Ok(Some(report))
     }
 
     /// The check instances of one report, in insertion order.
     pub fn checks(&self, report_id: i64) -> Result<Vec<StoredCheck>> {
         let mut stmt = self.conn.prepare_cached(
-            "SELECT rule, subject, status, severity, expected, actual, metrics FROM checks \
-             WHERE report_id = ?1 ORDER BY id",
+            "SELECT c.rule, c.subject, c.status, c.severity, c.expected, c.actual, m.metrics \
+             FROM checks c JOIN check_metrics m ON m.id = c.metrics_id \
+             WHERE c.report_id = ?1 ORDER BY c.id",
         )?;
         let rows = stmt.query_map([report_id], |r| {
             Ok((
@@ -417,7 +433,8 @@ impl Archive {
              r.check_count != (SELECT count(*) FROM checks c WHERE c.report_id = r.id \
                  AND c.rule NOT IN ('carryover_continuity', 'in_force_continuity')) \
              OR (r.is_primary = 1 AND r.fact_count != (SELECT count(*) FROM facts f \
-                 WHERE f.report_id = r.id)) \
+                 WHERE f.agency_id = r.agency_id AND f.year = r.year AND f.report_id = r.id)) \
+             OR (r.is_primary = 1) = (r.facts_zst IS NOT NULL) \
              OR (r.year IS NOT NULL AND NOT EXISTS (SELECT 1 FROM reports p \
                  WHERE p.agency_id = r.agency_id AND p.year = r.year AND p.is_primary = 1)) \
              OR NOT EXISTS (SELECT 1 FROM documents d JOIN bodies b ON b.sha256 = d.sha256 \

@@ -72,7 +72,7 @@ CREATE TABLE reports (
     failed_checks   INTEGER NOT NULL,
     warnings        TEXT NOT NULL DEFAULT '[]',
     attachments     TEXT NOT NULL DEFAULT '[]',
-    facts_zst       BLOB NOT NULL,
+    facts_zst       BLOB,
     parse_sha256    TEXT NOT NULL,
     parsed_at       TEXT NOT NULL
 );
@@ -95,16 +95,21 @@ CREATE TABLE facts (
 ) WITHOUT ROWID;
 CREATE INDEX facts_metric_year ON facts (metric, year);
 
+CREATE TABLE check_metrics (
+    id      INTEGER PRIMARY KEY,
+    metrics TEXT NOT NULL UNIQUE
+);
+
 CREATE TABLE checks (
-    id        INTEGER PRIMARY KEY,
-    report_id INTEGER NOT NULL REFERENCES reports (id),
-    rule      TEXT NOT NULL,
-    subject   TEXT NOT NULL,
-    status    TEXT NOT NULL CHECK (status IN ('pass', 'fail', 'skipped')),
-    severity  TEXT NOT NULL CHECK (severity IN ('error', 'warning')),
-    expected  NUMERIC,
-    actual    NUMERIC,
-    metrics   TEXT NOT NULL
+    id         INTEGER PRIMARY KEY,
+    report_id  INTEGER NOT NULL REFERENCES reports (id),
+    rule       TEXT NOT NULL,
+    subject    TEXT NOT NULL,
+    status     TEXT NOT NULL CHECK (status IN ('pass', 'fail', 'skipped')),
+    severity   TEXT NOT NULL CHECK (severity IN ('error', 'warning')),
+    expected   NUMERIC,
+    actual     NUMERIC,
+    metrics_id INTEGER NOT NULL REFERENCES check_metrics (id)
 );
 CREATE INDEX checks_report ON checks (report_id);
 CREATE INDEX checks_status_rule ON checks (status, rule);
@@ -190,13 +195,32 @@ SELECT c.report_id  AS report_id,
        c.expected   AS expected,
        c.actual     AS actual,
        c.severity   AS severity,
-       c.metrics    AS metrics,
+       m.metrics    AS metrics,
        r.url        AS url,
        r.is_primary AS is_primary
 FROM checks c
 JOIN reports r ON r.id = c.report_id
 JOIN agencies a ON a.id = r.agency_id
+JOIN check_metrics m ON m.id = c.metrics_id
 WHERE c.status = 'fail';
+
+CREATE VIEW checks_labeled AS
+SELECT c.report_id AS report_id,
+       a.name      AS agency,
+       a.region    AS region,
+       r.year      AS year,
+       c.rule      AS rule,
+       c.subject   AS subject,
+       c.status    AS status,
+       c.severity  AS severity,
+       c.expected  AS expected,
+       c.actual    AS actual,
+       m.metrics   AS metrics,
+       r.url       AS url
+FROM checks c
+JOIN reports r ON r.id = c.report_id
+JOIN agencies a ON a.id = r.agency_id
+JOIN check_metrics m ON m.id = c.metrics_id;
 "#;
 
 /// The file's schema version (0 for a new, empty file).

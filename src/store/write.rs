@@ -4,11 +4,14 @@
 //! Every public method runs in one transaction. [`Archive::store_report`] puts a document and
 //! its parsed report together, so an import killed at any moment leaves either both or neither.
 
+use std::borrow::Cow;
+use std::collections::HashSet;
+
 use rusqlite::{OptionalExtension, Transaction, TransactionBehavior, params};
 use sha2::{Digest, Sha256};
 
 use super::{Archive, Result, StoreError, crossyear, now_rfc3339};
-use crate::model::{Check, Fact, ParsedReport};
+use crate::model::{CellState, Check, Fact, ParsedReport};
 
 /// zstd level for raw bodies and fact blobs: level 9 is several times faster than 19 and
 /// within a few percent of its ratio on HTML.
@@ -259,7 +262,8 @@ fn ingest_tx(
         .prepare_cached("SELECT id, agency_id, year FROM reports WHERE document_id = ?1")?
         .query_row([document_id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
         .optional()?;
-    let facts_zst = encode_facts(&parsed.facts)?;
+    let facts = unique_facts(&parsed.facts);
+    let facts_zst = encode_facts(&facts)?;
     let parse_sha = parse_digest(parsed)?;
     let failed = parsed
         .failed_checks()
@@ -282,7 +286,7 @@ fn ingest_tx(
         parsed.encoding,
         crate::report::PARSER_VERSION,
         sha,
-        parsed.facts.len() as i64,
+        facts.len() as i64,
         parsed.checks.len() as i64,
         failed,
         warnings,
@@ -316,15 +320,10 @@ fn ingest_tx(
             .query_row(values, |r| r.get(0))?,
     };
     insert_checks(tx, report_id, &parsed.checks)?;
-    refresh_group(
-        tx,
-        agency_id,
-        parsed.year,
-        Some((report_id, parsed.facts.as_slice())),
-    )?;
+    refresh_group(tx, agency_id, parsed.year, report_id, Some(&facts))?;
     if let Some((_, old_agency, old_year)) = old {
         if (old_agency, old_year) != (agency_id, parsed.year) {
-            refresh_group(tx, old_agency, old_year, None)?;
+            refresh_group(tx, old_agency, old_year, report_id, None)?;
         }
         if old_agency != agency_id {
             crossyear::refresh(tx, old_agency)?;
@@ -346,11 +345,12 @@ fn upsert_agency(tx: &Transaction, name: &str, region: &str, portal: Option<&str
 
 pub(super) fn insert_checks(tx: &Transaction, report_id: ReportId, checks: &[Check]) -> Result<()> {
     let mut stmt = tx.prepare_cached(
-        "INSERT INTO checks (report_id, rule, subject, status, severity, expected, actual, metrics) \
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+        "INSERT INTO checks (report_id, rule, subject, status, severity, expected, actual, \
+         metrics_id) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
     )?;
     for c in checks {
         let metrics = serde_json::to_string(&c.metrics).map_err(json_err)?;
+        let metrics_id = metrics_id(tx, &metrics)?;
         stmt.execute(params![
             report_id,
             c.rule,
@@ -359,10 +359,26 @@ pub(super) fn insert_checks(tx: &Transaction, report_id: ReportId, checks: &[Che
             severity(&c.rule),
             c.expected,
             c.actual,
-            metrics
+            metrics_id
         ])?;
     }
     Ok(())
+}
+
+/// The metric lists of check instances repeat from report to report (the same rule and
+/// subject always involve the same cells), so they are stored once in `check_metrics`: this
+/// halves the size of the archive.
+fn metrics_id(tx: &Transaction, metrics: &str) -> Result<i64> {
+    let found: Option<i64> = tx
+        .prepare_cached("SELECT id FROM check_metrics WHERE metrics = ?1")?
+        .query_row([metrics], |r| r.get(0))
+        .optional()?;
+    if let Some(id) = found {
+        return Ok(id);
+    }
+    Ok(tx
+        .prepare_cached("INSERT INTO check_metrics (metrics) VALUES (?1) RETURNING id")?
+        .query_row([metrics], |r| r.get(0))?)
 }
 
 /// The SQL ranking of reports within an agency-year, best first. Documented in
@@ -373,21 +389,23 @@ const PRIMARY_ORDER: &str = "CASE r.status WHEN 'ok' THEN 0 WHEN 'invalid' THEN 
      r.fact_count DESC, d.fetched_at DESC, r.id DESC";
 
 /// Chooses the primary report of one agency-year, marks the others as its duplicates, and
-/// makes `facts` hold the primary's facts. `fresh` is the report just written, whose facts the
-/// caller already has in memory.
+/// makes `facts` hold the primary's facts. `written` is the report just written; `fresh` its
+/// facts when it belongs to this agency-year. A primary report's facts live only in `facts`
+/// (its `facts_zst` is NULL); a demoted primary gets them back in its blob.
 fn refresh_group(
     tx: &Transaction,
     agency_id: i64,
     year: Option<i32>,
-    fresh: Option<(ReportId, &[Fact])>,
+    written: ReportId,
+    fresh: Option<&[Fact]>,
 ) -> Result<()> {
     let Some(year) = year else {
         // Without a year there is no agency-year to be primary for.
-        if let Some((id, _)) = fresh {
+        if fresh.is_some() {
             tx.prepare_cached(
                 "UPDATE reports SET is_primary = 0, duplicate_of = NULL WHERE id = ?1",
             )?
-            .execute([id])?;
+            .execute([written])?;
         }
         return Ok(());
     };
@@ -399,7 +417,12 @@ fn refresh_group(
         .prepare_cached(&sql)?
         .query_row(params![agency_id, year], |r| r.get(0))
         .optional()?;
+    let current: Option<ReportId> = tx
+        .prepare_cached("SELECT report_id FROM facts WHERE agency_id = ?1 AND year = ?2 LIMIT 1")?
+        .query_row(params![agency_id, year], |r| r.get(0))
+        .optional()?;
     let Some(primary) = primary else {
+        // Only `written` can have left the group, and its blob is already current.
         tx.prepare_cached("DELETE FROM facts WHERE agency_id = ?1 AND year = ?2")?
             .execute(params![agency_id, year])?;
         return Ok(());
@@ -411,25 +434,82 @@ fn refresh_group(
            AND (is_primary != (id = ?1) OR duplicate_of IS NOT CASE WHEN id = ?1 THEN NULL ELSE ?1 END)",
     )?
     .execute(params![primary, agency_id, year])?;
-    let current: Option<ReportId> = tx
-        .prepare_cached("SELECT report_id FROM facts WHERE agency_id = ?1 AND year = ?2 LIMIT 1")?
-        .query_row(params![agency_id, year], |r| r.get(0))
-        .optional()?;
-    let fresh_is_primary = fresh.is_some_and(|(id, _)| id == primary);
+    let fresh_is_primary = fresh.is_some() && primary == written;
     if current == Some(primary) && !fresh_is_primary {
         return Ok(());
+    }
+    if let Some(old) = current
+        && old != primary
+        && old != written
+    {
+        let kept = group_facts(tx, agency_id, year)?;
+        tx.prepare_cached("UPDATE reports SET facts_zst = ?1 WHERE id = ?2")?
+            .execute(params![encode_facts(&kept)?, old])?;
     }
     tx.prepare_cached("DELETE FROM facts WHERE agency_id = ?1 AND year = ?2")?
         .execute(params![agency_id, year])?;
     match fresh {
-        Some((id, facts)) if id == primary => insert_facts(tx, agency_id, year, id, facts),
+        Some(facts) if fresh_is_primary => insert_facts(tx, agency_id, year, primary, facts)?,
         _ => {
-            let blob: Vec<u8> = tx
+            let blob: Option<Vec<u8>> = tx
                 .prepare_cached("SELECT facts_zst FROM reports WHERE id = ?1")?
                 .query_row([primary], |r| r.get(0))?;
-            insert_facts(tx, agency_id, year, primary, &decode_facts(&blob)?)
+            let blob = blob.ok_or_else(|| {
+                StoreError::Corrupt(format!(
+                    "report {primary} has neither facts in `facts` nor a facts blob"
+                ))
+            })?;
+            insert_facts(tx, agency_id, year, primary, &decode_facts(&blob)?)?;
         }
     }
+    tx.prepare_cached("UPDATE reports SET facts_zst = NULL WHERE id = ?1")?
+        .execute([primary])?;
+    Ok(())
+}
+
+/// The facts of one agency-year as stored in `facts`.
+pub(super) fn group_facts(
+    tx: &rusqlite::Connection,
+    agency_id: i64,
+    year: i32,
+) -> Result<Vec<Fact>> {
+    let mut stmt = tx.prepare_cached(
+        "SELECT metric, value, state, raw, report_table, source_row, source_col FROM facts \
+         WHERE agency_id = ?1 AND year = ?2",
+    )?;
+    let mut rows = stmt.query(params![agency_id, year])?;
+    let mut out = Vec::new();
+    while let Some(r) = rows.next()? {
+        let state: String = r.get(2)?;
+        out.push(Fact {
+            metric: r.get(0)?,
+            value: r.get(1)?,
+            state: CellState::parse(&state)
+                .ok_or_else(|| StoreError::Corrupt(format!("facts.state {state:?}")))?,
+            raw: r.get(3)?,
+            table: r.get(4)?,
+            row: r.get(5)?,
+            col: r.get(6)?,
+        });
+    }
+    Ok(out)
+}
+
+/// The parser's facts with any repeated metric dropped (the first cell wins: the key is the
+/// table's identity), so counts, blobs and `facts` rows always agree.
+fn unique_facts(facts: &[Fact]) -> Cow<'_, [Fact]> {
+    let mut seen = HashSet::with_capacity(facts.len());
+    if facts.iter().all(|f| seen.insert(f.metric.as_str())) {
+        return Cow::Borrowed(facts);
+    }
+    let mut seen = HashSet::with_capacity(facts.len());
+    Cow::Owned(
+        facts
+            .iter()
+            .filter(|f| seen.insert(f.metric.as_str()))
+            .cloned()
+            .collect(),
+    )
 }
 
 fn insert_facts(
@@ -439,11 +519,9 @@ fn insert_facts(
     report_id: ReportId,
     facts: &[Fact],
 ) -> Result<()> {
-    // A metric the parser emitted twice keeps its first cell: the key is the table's identity.
     let mut stmt = tx.prepare_cached(
         "INSERT INTO facts (agency_id, year, metric, value, state, raw, report_id, report_table, \
-         source_row, source_col) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10) \
-         ON CONFLICT DO NOTHING",
+         source_row, source_col) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
     )?;
     for f in facts {
         stmt.execute(params![
