@@ -6,8 +6,8 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use gknb::sim::{
-    self, Challenge, Charset, Family, Faults, HostSpec, Layout, PathFault, RateLimit, ReportKind,
-    RetryAfter, Robots, Shell, SimConfig, SimHandle,
+    self, Challenge, Charset, Family, Faults, Gzip, HostSpec, Layout, PathFault, RateLimit,
+    ReportKind, RetryAfter, Robots, Shell, SimConfig, SimHandle,
 };
 use regex::Regex;
 use reqwest::StatusCode;
@@ -1066,7 +1066,7 @@ async fn hanweb_downfile_stub_parses_as_attachment_only() {
 async fn fault_zoo_starts_and_user_agent_filter() {
     let h = sim::start(SimConfig::fault_zoo(60)).await.unwrap();
     let names: Vec<String> = h.hosts().into_iter().map(|i| i.name).collect();
-    assert_eq!(names.len(), 19);
+    assert_eq!(names.len(), 20);
     assert!(names.iter().any(|n| n == "messy"));
     let entry = h.entry_url("ua").unwrap();
     let robots = format!("{}/robots.txt", h.base_url("ua").unwrap());
@@ -1177,4 +1177,43 @@ async fn messy_zoo_host_is_fully_crawlable() {
     assert!(missing.is_empty(), "unreachable: {missing:?}");
     assert!(found.len() > truth.len(), "notices are listed too");
     assert!(h.requests_to("messy").iter().all(|r| r.status == 200));
+}
+
+#[tokio::test]
+async fn forced_gzip_declared_or_not_and_latency() {
+    let mut a = HostSpec::new("gz", addr(56), Family::Trs);
+    a.faults.forced_gzip = Some(Gzip::Declared);
+    let mut b = HostSpec::new("gz-raw", addr(57), Family::Trs);
+    b.faults.forced_gzip = Some(Gzip::Undeclared);
+    let mut d = HostSpec::new("slow", addr(58), Family::Trs);
+    d.faults.latency = Some(Duration::from_millis(50));
+    let h = sim::start(SimConfig {
+        hosts: vec![a, b, d],
+    })
+    .await
+    .unwrap();
+    // reqwest sends Accept-Encoding only when its decoder is on; turn it off to see the bytes.
+    let raw = reqwest::Client::builder().no_gzip().build().unwrap();
+    let declared = get(&raw, &h.entry_url("gz").unwrap()).await;
+    assert_eq!(declared.header("content-encoding").as_deref(), Some("gzip"));
+    assert!(declared.body.starts_with(&[0x1f, 0x8b]));
+    let undeclared = get(&raw, &h.entry_url("gz-raw").unwrap()).await;
+    assert_eq!(undeclared.header("content-encoding"), None);
+    assert!(undeclared.body.starts_with(&[0x1f, 0x8b]));
+    let mut text = String::new();
+    std::io::Read::read_to_string(
+        &mut flate2::read::GzDecoder::new(&undeclared.body[..]),
+        &mut text,
+    )
+    .unwrap();
+    assert!(text.contains("createPageHTML"));
+    // A decoding client sees plain HTML.
+    let decoding = get(&client(), &h.entry_url("gz").unwrap()).await;
+    assert!(decoding.text().contains("createPageHTML"));
+    let t0 = std::time::Instant::now();
+    assert_eq!(
+        get(&raw, &h.entry_url("slow").unwrap()).await.status,
+        StatusCode::OK
+    );
+    assert!(t0.elapsed() >= Duration::from_millis(50));
 }

@@ -40,8 +40,9 @@
 //! Faults (per host, [`Faults`]): rate limit with `Retry-After` (seconds or HTTP-date), 503
 //! bursts, hung responses, 瑞数 412 / 加速乐 521 / WZWS 200 challenges, a 302-to-self cookie
 //! loop, robots.txt `Disallow: /` or `Crawl-delay`, a browser-UA filter, a sticky pager, deep
-//! stub pages, duplicate listings, `javascript:` links, the relative-URL zoo and JS/meta-refresh
-//! shells; charset profiles per host ([`Charset`]).
+//! stub pages, duplicate listings, `javascript:` links, the relative-URL zoo, JS/meta-refresh
+//! shells, forced gzip (declared or not) and fixed latency; charset profiles per host
+//! ([`Charset`]).
 //!
 //! ```no_run
 //! # async fn demo() -> Result<(), gknb::sim::SimError> {
@@ -234,6 +235,19 @@ pub struct Faults {
     pub shell_entry: Option<Shell>,
     /// F-UA403: 403 (robots.txt included) unless the `User-Agent` contains `Mozilla/`.
     pub browser_ua_only: bool,
+    /// F-GZIP: HTML bodies gzip-compressed whatever the request's `Accept-Encoding`.
+    pub forced_gzip: Option<Gzip>,
+    /// F-SLOW: every response waits this long before the first byte.
+    pub latency: Option<Duration>,
+}
+
+/// How a forced-gzip host labels its bodies.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Gzip {
+    /// `Content-Encoding: gzip` (a client with gzip support decodes transparently).
+    Declared,
+    /// No `Content-Encoding`: only the `1f 8b` magic bytes tell.
+    Undeclared,
 }
 
 impl Default for Faults {
@@ -252,6 +266,8 @@ impl Default for Faults {
             deep_stubs: false,
             shell_entry: None,
             browser_ua_only: false,
+            forced_gzip: None,
+            latency: None,
         }
     }
 }
@@ -358,7 +374,7 @@ impl SimConfig {
 
 impl SimConfig {
     /// One well-behaved host per family plus one host per fault, on 127.0.0.`first_octet`
-    /// upwards (19 hosts), each with 12 reports. Host names say what they test:
+    /// upwards (20 hosts), each with 12 reports. Host names say what they test:
     ///
     /// | name | what the crawler should do |
     /// |---|---|
@@ -374,6 +390,7 @@ impl SimConfig {
     /// | `sticky` | stop paging (every `index_N` repeats page 1); only the first 10 reports of the truth are reachable |
     /// | `messy` | deep stubs, duplicates, `javascript:` links, URL zoo, JS shell, title variants, non-report notices: find every report once, save no notice as a report |
     /// | `ua` | send a browser-like `User-Agent` (403 otherwise) |
+    /// | `gzip-raw` | sniff gzip magic bytes: bodies are gzipped without `Content-Encoding` |
     pub fn fault_zoo(first_octet: u8) -> SimConfig {
         let mut n = first_octet;
         let mut host = |name: &str, family: Family| {
@@ -455,6 +472,9 @@ impl SimConfig {
         hosts.push(h);
         let mut h = host("ua", Family::GovCn);
         h.faults.browser_ua_only = true;
+        hosts.push(h);
+        let mut h = host("gzip-raw", Family::Hanweb);
+        h.faults.forced_gzip = Some(Gzip::Undeclared);
         hosts.push(h);
         SimConfig { hosts }
     }
