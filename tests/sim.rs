@@ -1217,3 +1217,56 @@ async fn forced_gzip_declared_or_not_and_latency() {
     );
     assert!(t0.elapsed() >= Duration::from_millis(50));
 }
+
+#[tokio::test]
+async fn multipage_articles_split_into_three_parts() {
+    let mut s = HostSpec::new("multi", addr(59), Family::Trs);
+    s.reports = 6;
+    s.attachment_every = 0;
+    s.multipage_every = 2;
+    let h = start_one(s).await;
+    let c = client();
+    let truth = h.truth("multi");
+    let split: Vec<_> = truth.iter().filter(|t| t.parts.len() == 3).collect();
+    assert_eq!(split.len(), 3);
+    assert!(
+        truth
+            .iter()
+            .filter(|t| t.parts.len() == 1)
+            .all(|t| t.parts[0] == t.url)
+    );
+    let t = split[0];
+    assert_eq!(t.parts[0], t.url);
+    assert!(t.parts[1].ends_with("_1.html") && t.parts[2].ends_with("_2.html"));
+    let mut texts = Vec::new();
+    for (k, url) in t.parts.iter().enumerate() {
+        let p = get(&c, url).await;
+        assert_eq!(p.status, StatusCode::OK, "{url}");
+        let text = p.text();
+        let stem = t.url.rsplit('/').next().unwrap().trim_end_matches(".html");
+        assert!(text.contains(&format!("createPageHTML(3, {k}, \"{stem}\", \"html\")")));
+        assert!(text.contains(&format!("<title>{}</title>", t.title)));
+        texts.push(text);
+    }
+    let has = |k: usize, s: &str| texts[k].contains(s);
+    assert!(has(0, "第二十条第（一）项") && !has(0, "本列数据的勾稽关系") && !has(0, "行政复议"));
+    assert!(has(1, "本列数据的勾稽关系") && !has(1, "第二十条") && !has(1, "复议后起诉"));
+    assert!(has(2, "复议后起诉") && has(2, "六、其他需要报告的事项") && !has(2, "第二十条"));
+    // The first part alone has no table 三; the parts together are the whole report.
+    let alone = gknb::report::parse(&gknb::report::Input {
+        bytes: texts[0].as_bytes(),
+        source: &t.url,
+        content_type: Some("text/html; charset=utf-8"),
+    });
+    assert_ne!(alone.status, gknb::model::Status::Ok);
+    let joined = texts.concat();
+    let whole = gknb::report::parse(&gknb::report::Input {
+        bytes: joined.as_bytes(),
+        source: &t.url,
+        content_type: Some("text/html; charset=utf-8"),
+    });
+    assert_eq!(whole.status, t.expected_status(), "{:?}", whole.reason);
+    for (key, value) in t.report.expected_values() {
+        assert_eq!(whole.fact(&key).and_then(|f| f.value), Some(value), "{key}");
+    }
+}

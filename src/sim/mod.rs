@@ -295,6 +295,10 @@ pub struct HostSpec {
     /// Every n-th HTML report has a deliberately wrong total (`requests.total_handled.total`
     /// one too high), so T3-A, T3-B and T3-C fail for it (0: none).
     pub inconsistent_every: usize,
+    /// Every n-th HTML report (TRS families only) is split into three pages: the article holds
+    /// sections 一–二 and `createPageHTML(3, 0, "tYYYYMMDD_ID", "html")`; `…_1.html` holds
+    /// section 三, `…_2.html` sections 四–六 (0: none).
+    pub multipage_every: usize,
     /// Title variants on 4 reports in 10 (agency first without 工作, full-width year, missing
     /// year, （超链版）).
     pub title_variants: bool,
@@ -324,6 +328,7 @@ impl HostSpec {
             image_every: 0,
             page_bytes: 0,
             inconsistent_every: 0,
+            multipage_every: 0,
             title_variants: false,
             noise_every: 0,
             first_year: 2019,
@@ -517,11 +522,15 @@ pub struct TruthReport {
     pub listed_in: Vec<String>,
     /// Whether the page bytes are GBK.
     pub gbk: bool,
+    /// URLs of every page of the article, `url` first (one entry unless the article is split,
+    /// see [`HostSpec::multipage_every`]); the report is whole only when all are read.
+    pub parts: Vec<String>,
 }
 
 impl TruthReport {
-    /// The status a correct parser gives this page: `ok`, `invalid` (deliberately inconsistent),
-    /// `legacy` (before 2019), `attachment_only` or `image_only`.
+    /// The status a correct parser gives this page (all its [`parts`](TruthReport::parts)
+    /// together): `ok`, `invalid` (deliberately inconsistent), `legacy` (before 2019),
+    /// `attachment_only` or `image_only`.
     pub fn expected_status(&self) -> crate::model::Status {
         use crate::model::{Format, Status};
         match self.kind {

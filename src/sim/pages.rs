@@ -360,6 +360,48 @@ pub(crate) fn report_page(host: &Host, r: &ReportMeta) -> String {
     }
 }
 
+/// Part `k` of a report page: the whole page when the article is not split; otherwise the
+/// page's chrome around one slice of the content, with the TRS in-article pager.
+pub(crate) fn report_part(host: &Host, r: &ReportMeta, k: u8) -> String {
+    let page = report_page(host, r);
+    if r.parts <= 1 {
+        return page;
+    }
+    let Some(open) = page.find("id=\"zoom\">").map(|i| i + "id=\"zoom\">".len()) else {
+        return page;
+    };
+    let close = page[open..]
+        .find("</div>\n<div class=\"tools\">")
+        .map_or(page.len(), |i| open + i);
+    // Cut before the paragraphs that open sections 三 and 四.
+    let cut = |heading: &str| {
+        page[open..close]
+            .find(heading)
+            .and_then(|i| page[open..open + i].rfind("<p "))
+            .map_or(close, |i| open + i)
+    };
+    let bounds = [
+        open,
+        cut("三、收到和处理政府信息公开申请情况"),
+        cut("四、政府信息公开行政复议、行政诉讼情况"),
+        close,
+    ];
+    let k = usize::from(k.min(2));
+    let stem = r
+        .path
+        .rsplit('/')
+        .next()
+        .and_then(|f| f.strip_suffix(".html"))
+        .unwrap_or("");
+    format!(
+        "{}{}<div id=\"pagenav\"><script type=\"text/javascript\">createPageHTML({}, {k}, \"{stem}\", \"html\");</script></div>\n{}",
+        &page[..open],
+        &page[bounds[k]..bounds[k + 1]],
+        r.parts,
+        &page[close..]
+    )
+}
+
 /// A plain article that is not an annual report (no tables), for listing noise.
 fn notice(title: &str, r: &ReportMeta) -> String {
     let t = escape(title);

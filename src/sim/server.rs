@@ -447,11 +447,11 @@ fn serve(host: &Host, path: &str, query: &HashMap<String, String>) -> Resp {
             };
             response(StatusCode::OK, "text/xml; charset=utf-8", body)
         }
-        Resource::Report(r) => {
+        Resource::Report(r, part) => {
             let (y, m, d) = r.date;
             with_validators(
                 pages::content_type(host),
-                pages::encode(host, &pages::report_page(host, &r)),
+                pages::encode(host, &pages::report_part(host, &r, part)),
                 date_time(y, m, d),
             )
         }

@@ -93,6 +93,8 @@ pub(crate) struct ReportMeta {
     pub noise: bool,
     /// Published with a wrong total (see `HostSpec::inconsistent_every`).
     pub inconsistent: bool,
+    /// Number of pages the article is split into (1: not split; TRS `_1`, `_2` parts).
+    pub parts: u8,
 }
 
 impl ReportMeta {
@@ -157,6 +159,14 @@ impl ReportMeta {
         }
     }
 
+    /// Path of part `k` of a split article (`t…_ID_1.html`); part 0 is the article itself.
+    pub fn part_path(&self, k: u8) -> String {
+        match (k, self.path.strip_suffix(".html")) {
+            (0, _) | (_, None) => self.path.clone(),
+            (k, Some(stem)) => format!("{stem}_{k}.html"),
+        }
+    }
+
     pub fn published(&self) -> String {
         format!("{}-{:02}-{:02}", self.date.0, self.date.1, self.date.2)
     }
@@ -197,6 +207,8 @@ pub(crate) struct HostState {
     pub by_hex: HashMap<String, usize>,
     /// PDF path → report index.
     pub pdfs: HashMap<String, usize>,
+    /// Path of part k ≥ 1 of a split article → (report index, k).
+    pub part_paths: HashMap<String, (usize, u8)>,
     pub listing_modified: SystemTime,
     pub added: usize,
     pub path_hits: HashMap<String, u32>,
@@ -234,7 +246,8 @@ pub(crate) enum Resource {
         /// The requested range lies past the end.
         past_end: bool,
     },
-    Report(Box<ReportMeta>),
+    /// A report page, or part k ≥ 1 of a split article.
+    Report(Box<ReportMeta>, u8),
     Redirect(String),
     Pdf(Box<ReportMeta>),
     Image,
@@ -290,6 +303,7 @@ impl Host {
             by_path: HashMap::new(),
             by_hex: HashMap::new(),
             pdfs: HashMap::new(),
+            part_paths: HashMap::new(),
             listing_modified: SystemTime::UNIX_EPOCH + Duration::from_secs(1_743_465_600),
             added: 0,
             path_hits: HashMap::new(),
@@ -394,6 +408,13 @@ impl Host {
             self.kind_of(i, year)
         };
         let every = self.spec.inconsistent_every;
+        let multi = self.spec.multipage_every;
+        let split = !noise
+            && kind == ReportKind::Html
+            && year >= 2019
+            && matches!(self.spec.family, Family::Trs | Family::TrsOneBased)
+            && multi > 0
+            && i % multi == multi - 1;
         let meta = ReportMeta {
             id,
             seed,
@@ -408,8 +429,12 @@ impl Host {
             variant,
             noise,
             inconsistent: !noise && kind == ReportKind::Html && every > 0 && i % every == every - 1,
+            parts: if split { 3 } else { 1 },
         };
         let idx = st.reports.len();
+        for k in 1..meta.parts {
+            st.part_paths.insert(meta.part_path(k), (idx, k));
+        }
         st.by_path.insert(path, idx);
         st.by_hex.insert(hex, idx);
         st.pdfs.insert(pdf_path, idx);
@@ -550,6 +575,9 @@ impl Host {
             kind: r.kind,
             report: r.synth(),
             consistent: !r.inconsistent,
+            parts: (0..r.parts)
+                .map(|k| format!("{}{}", self.base, r.part_path(k)))
+                .collect(),
             title: r.title(),
             published: r.published(),
             attachment_link: attachment.then(|| format!("{}{}", self.base, r.attachment_link())),
@@ -597,6 +625,7 @@ impl Host {
             variant: 0,
             noise: false,
             inconsistent: false,
+            parts: 1,
         }
     }
 
@@ -617,7 +646,10 @@ impl Host {
             return Resource::Shell(shell, target);
         }
         if let Some(&i) = st.by_path.get(path) {
-            return Resource::Report(Box::new(st.reports[i].clone()));
+            return Resource::Report(Box::new(st.reports[i].clone()), 0);
+        }
+        if let Some(&(i, k)) = st.part_paths.get(path) {
+            return Resource::Report(Box::new(st.reports[i].clone()), k);
         }
         if path == "/module/download/downfile.jsp" {
             let hex = query
