@@ -1066,7 +1066,7 @@ async fn hanweb_downfile_stub_parses_as_attachment_only() {
 async fn fault_zoo_starts_and_user_agent_filter() {
     let h = sim::start(SimConfig::fault_zoo(60)).await.unwrap();
     let names: Vec<String> = h.hosts().into_iter().map(|i| i.name).collect();
-    assert_eq!(names.len(), 20);
+    assert_eq!(names.len(), 21);
     assert!(names.iter().any(|n| n == "messy"));
     let entry = h.entry_url("ua").unwrap();
     let robots = format!("{}/robots.txt", h.base_url("ua").unwrap());
@@ -1269,4 +1269,94 @@ async fn multipage_articles_split_into_three_parts() {
     for (key, value) in t.report.expected_values() {
         assert_eq!(whole.fact(&key).and_then(|f| f.value), Some(value), "{key}");
     }
+}
+
+#[tokio::test]
+async fn gkmlpt_shell_config_and_json_api() {
+    let mut flat = HostSpec::new("gk", addr(61), Family::Gkmlpt);
+    flat.reports = 25;
+    flat.per_page = 10;
+    let mut years = HostSpec::new("gk-years", addr(62), Family::Gkmlpt);
+    years.reports = 18;
+    years.per_page = 2;
+    years.layout = Layout::YearColumns;
+    let h = sim::start(SimConfig {
+        hosts: vec![flat, years],
+    })
+    .await
+    .unwrap();
+    let c = client();
+    let node = Regex::new(r"\{id:(\d+),name:'([^']*)',post_count:(\d+)").unwrap();
+    let post = Regex::new(r"/gkmlpt/content/\d+/\d+/post_\d+\.html$").unwrap();
+    for host in ["gk", "gk-years"] {
+        let entry = Url::parse(&h.entry_url(host).unwrap()).unwrap();
+        assert_eq!(entry.path(), "/gkmlpt/annualreport");
+        let shell = get(&c, entry.as_str()).await.text();
+        assert!(shell.contains("window._CONFIG = {SID:'755001'"));
+        assert!(
+            article_links(&entry, &shell).is_empty(),
+            "the shell has no links"
+        );
+        let cats: Vec<(String, String, usize)> = node
+            .captures_iter(&shell)
+            .map(|c| (c[1].to_string(), c[2].to_string(), c[3].parse().unwrap()))
+            .collect();
+        assert!(
+            cats.iter()
+                .any(|(id, name, _)| id == "2629" && name == "政府信息公开年报")
+        );
+        assert!(cats.iter().any(|(_, name, _)| name == "机构职能"));
+        let mut found = BTreeSet::new();
+        // Everything under 2629: the category itself and its children (ids above 2629 here).
+        for (id, _, count) in cats
+            .iter()
+            .filter(|(id, ..)| id.as_str() >= "2629" && id.as_str() < "2650")
+        {
+            let mut seen = 0;
+            for page in 1.. {
+                let api = entry
+                    .join(&format!("/gkmlpt/api/all/{id}?page={page}&sid=755001"))
+                    .unwrap();
+                let p = get(&c, api.as_str()).await;
+                assert_eq!(p.status, StatusCode::OK);
+                let json: serde_json::Value = serde_json::from_slice(&p.body).unwrap();
+                assert_eq!(json["classify"]["post_count"].as_u64(), Some(*count as u64));
+                let articles = json["articles"].as_array().unwrap();
+                if articles.is_empty() {
+                    break;
+                }
+                for a in articles {
+                    let url = a["url"].as_str().unwrap().to_string();
+                    assert!(post.is_match(&url), "{url}");
+                    assert!(a["title"].as_str().unwrap().contains("年度报告"));
+                    found.insert(url);
+                    seen += 1;
+                }
+            }
+            assert_eq!(seen, *count, "category {id}");
+        }
+        assert_eq!(found, truth_urls(&h, host), "{host}");
+    }
+    let t = h
+        .truth("gk")
+        .into_iter()
+        .find(|t| t.kind == ReportKind::Html)
+        .unwrap();
+    let page = get(&c, &t.url).await.text();
+    assert!(page.contains("DETAIL:{id:") && page.contains("\\u003C"));
+    let parsed = gknb::report::parse(&gknb::report::Input {
+        bytes: page.as_bytes(),
+        source: &t.url,
+        content_type: Some("text/html; charset=utf-8"),
+    });
+    assert_eq!(parsed.status, t.expected_status(), "{:?}", parsed.reason);
+    let empty = get(
+        &c,
+        &format!(
+            "{}/gkmlpt/api/all/2601?page=1&sid=755001",
+            h.base_url("gk").unwrap()
+        ),
+    )
+    .await;
+    assert!(empty.text().contains("\"articles\":[]"));
 }

@@ -18,6 +18,13 @@
 //! * [`Family::GovCn`]: `…/ndbg/index.htm`, then `home_1.htm` (= page 2), `home_2.htm`, …
 //!   (`home_0.htm` is page 1 again), pager as `<a>` links; articles `../YYYYMM/content_N.htm`
 //!   with the body in `<div id="UCAP-CONTENT">`.
+//! * [`Family::Gkmlpt`]: `/gkmlpt/annualreport` (also `/gkmlpt/index`) is an SPA shell whose
+//!   `window._CONFIG = { SID: '755001', TREE: [...] }` names the categories (政府信息公开年报
+//!   is id 2629, year or department sub-categories are its `children`); listings come only from
+//!   `GET /gkmlpt/api/all/{cat}?page=N&sid=755001` (1-based pages, JSON
+//!   `{"classify":{"post_count":N},"articles":[{"title","url","post_url",…}]}`, empty
+//!   `articles` past the end); articles `/gkmlpt/content/{v}/{folder}/post_{id}.html` repeat
+//!   their body in `_CONFIG.DETAIL.content`.
 //!
 //! Attachment-only reports are short stubs: TRS and gov.cn stubs link `./P0YYYYMMDD….pdf` next
 //! to the article; Hanweb stubs link `/module/download/downfile.jsp?classid=0&filename=….pdf`,
@@ -96,6 +103,8 @@ pub enum Family {
     Hanweb,
     /// gov.cn style: `index.htm`, `home_1.htm`, …, `content_N.htm`.
     GovCn,
+    /// Guangdong gkmlpt: SPA shell with `window._CONFIG` and a JSON listing API.
+    Gkmlpt,
 }
 
 /// How a host's annual-report column is organised.
@@ -379,11 +388,11 @@ impl SimConfig {
 
 impl SimConfig {
     /// One well-behaved host per family plus one host per fault, on 127.0.0.`first_octet`
-    /// upwards (20 hosts), each with 12 reports. Host names say what they test:
+    /// upwards (21 hosts), each with 12 reports. Host names say what they test:
     ///
     /// | name | what the crawler should do |
     /// |---|---|
-    /// | `trs`, `trs-one`, `hanweb`, `govcn` | find every report exactly once |
+    /// | `trs`, `trs-one`, `hanweb`, `govcn`, `gkmlpt` | find every report exactly once |
     /// | `years`, `depts` | follow sub-columns (year / 部门 / 街镇) |
     /// | `gbk`, `conflict` | decode GBK without (or against) the header charset |
     /// | `rate` | honour `Retry-After` (429 after 3 requests per second) |
@@ -410,6 +419,7 @@ impl SimConfig {
             host("trs-one", Family::TrsOneBased),
             host("hanweb", Family::Hanweb),
             host("govcn", Family::GovCn),
+            host("gkmlpt", Family::Gkmlpt),
         ];
         let mut h = host("years", Family::Trs);
         h.layout = Layout::YearColumns;

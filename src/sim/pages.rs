@@ -356,6 +356,7 @@ pub(crate) fn report_page(host: &Host, r: &ReportMeta) -> String {
             "<div class=\"artile_zw\" id=\"zoom\">",
             1,
         ),
+        Family::Gkmlpt => gkmlpt_detail(page, r),
         _ => page,
     }
 }
@@ -400,6 +401,110 @@ pub(crate) fn report_part(host: &Host, r: &ReportMeta, k: u8) -> String {
         r.parts,
         &page[close..]
     )
+}
+
+/// The gkmlpt SPA shell: no links, only `window._CONFIG` with the category tree. Two unrelated
+/// categories sit beside 政府信息公开年报 so a crawler has to pick by name.
+pub(crate) fn gkmlpt_shell(host: &Host, tree: &[(Column, usize)]) -> String {
+    let node = |c: &Column, count: usize, children: String| {
+        format!(
+            "{{id:{},name:'{}',post_count:{count},children:[{children}]}}",
+            c.col_id,
+            c.title.replace('\'', "")
+        )
+    };
+    let children: Vec<String> = tree
+        .iter()
+        .skip(1)
+        .map(|(c, n)| node(c, *n, String::new()))
+        .collect();
+    let root = tree
+        .first()
+        .map(|(c, n)| node(c, *n, children.join(",")))
+        .unwrap_or_default();
+    format!(
+        "<!DOCTYPE html><html><head>{}<title>{}政府信息公开目录</title></head><body><div id=\"app\"></div>\n<script>window._CONFIG = {{SID:'{sid}',SERVICE_AREA_ID:'440300',TREE:[{{id:2601,name:'机构职能',post_count:12,children:[]}},{root},{{id:2650,name:'政府信息公开指南',post_count:1,children:[]}}]}};</script>\n<script src=\"/gkmlpt/static/js/app.js\"></script></body></html>\n",
+        meta(host),
+        escape(&host.city),
+        sid = super::world::GKMLPT_SID,
+    )
+}
+
+/// The gkmlpt listing API: one page of articles as JSON.
+pub(crate) fn gkmlpt_api(
+    host: &Host,
+    column: Option<&Column>,
+    items: &[ReportMeta],
+    total: usize,
+) -> String {
+    let articles: Vec<serde_json::Value> = items
+        .iter()
+        .map(|r| {
+            let url = format!("{}{}", host.base, r.path);
+            let attachment: Vec<serde_json::Value> = if r.kind == ReportKind::AttachmentOnly {
+                vec![serde_json::json!({
+                    "name": format!("{}.pdf", r.title()),
+                    "url": format!("{}{}", host.base, r.pdf_path),
+                })]
+            } else {
+                Vec::new()
+            };
+            let (y, m, d) = r.date;
+            serde_json::json!({
+                "id": r.id,
+                "title": r.title(),
+                "url": url,
+                "post_url": r.path,
+                "document_number": "",
+                "identifier": format!("11440300MB{:07}X/{y}-{:05}", r.id % 10_000_000, r.id % 100_000),
+                "publisher": r.agency,
+                "date": r.published(),
+                "display_publish_time": format!("{y}-{m:02}-{d:02} 09:30:00"),
+                "created_at": format!("{y}-{m:02}-{d:02} 09:30:00"),
+                "classify_main_name": column.map(|c| c.title.as_str()).unwrap_or(""),
+                "classify_theme_name": "其他",
+                "attachment": attachment,
+                "is_expired": false,
+                "is_abolished": false,
+            })
+        })
+        .collect();
+    serde_json::json!({
+        "classify": {
+            "id": column.map(|c| c.col_id),
+            "name": column.map(|c| c.title.as_str()),
+            "post_count": total,
+        },
+        "articles": articles,
+    })
+    .to_string()
+}
+
+/// gkmlpt detail pages repeat the article body as a JSON string in `_CONFIG.DETAIL.content`,
+/// with `<` escaped as `\u003C`.
+fn gkmlpt_detail(page: String, r: &ReportMeta) -> String {
+    let start = page.find("id=\"zoom\">").map(|i| i + "id=\"zoom\">".len());
+    let content = start
+        .and_then(|s| {
+            page[s..]
+                .find("</div>\n<div class=\"tools\">")
+                .map(|e| &page[s..s + e])
+        })
+        .unwrap_or("");
+    let json = serde_json::to_string(content)
+        .unwrap_or_default()
+        .replace('<', "\\u003C")
+        .replace('>', "\\u003E");
+    let title = serde_json::to_string(&r.title()).unwrap_or_default();
+    let script = format!(
+        "<script>window._CONFIG = {{SID:'{}',DETAIL:{{id:{},title:{title},content:{json}}}}};</script>\n",
+        super::world::GKMLPT_SID,
+        r.id
+    );
+    match page.rfind("</body>") {
+        Some(i) => format!("{}{script}{}", &page[..i], &page[i..]),
+        None => page + &script,
+    }
 }
 
 /// A plain article that is not an annual report (no tables), for listing noise.

@@ -470,6 +470,20 @@ fn serve(host: &Host, path: &str, query: &HashMap<String, String>) -> Resp {
             );
             resp
         }
+        Resource::GkmlptShell(tree) => with_validators(
+            pages::content_type(host),
+            pages::encode(host, &pages::gkmlpt_shell(host, &tree)),
+            listing_modified,
+        ),
+        Resource::GkmlptApi {
+            column,
+            items,
+            total,
+        } => response(
+            StatusCode::OK,
+            "application/json; charset=utf-8",
+            pages::gkmlpt_api(host, column.as_ref(), &items, total),
+        ),
         Resource::Image => response(StatusCode::OK, "image/png", pages::PNG),
         Resource::Shell(kind, target) => html(host, pages::shell(kind, &target)),
         Resource::NotFound => not_found(),

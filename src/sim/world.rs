@@ -249,6 +249,14 @@ pub(crate) enum Resource {
     /// A report page, or part k ≥ 1 of a split article.
     Report(Box<ReportMeta>, u8),
     Redirect(String),
+    /// gkmlpt SPA shell: every column with its post count.
+    GkmlptShell(Vec<(Column, usize)>),
+    /// gkmlpt listing JSON (`column` is `None` for a category without reports).
+    GkmlptApi {
+        column: Option<Column>,
+        items: Vec<ReportMeta>,
+        total: usize,
+    },
     Pdf(Box<ReportMeta>),
     Image,
     Shell(Shell, String),
@@ -393,6 +401,14 @@ impl Host {
             }
             Family::Hanweb => format!("/art/{y}/{m}/{d}/art_{}_{id}.html", col.col_id),
             Family::GovCn => format!("/zhengce/zfxxgk/{y}{m:02}/content_{id}.htm"),
+            Family::Gkmlpt => {
+                let post = id + 1_300_000;
+                format!(
+                    "/gkmlpt/content/{}/{}/post_{post}.html",
+                    post / 1_000_000,
+                    post / 1000
+                )
+            }
         };
         let hex = format!("{:016x}{:016x}", seed, mix(seed, 7));
         let pdf_path = match path.rsplit_once('/') {
@@ -512,6 +528,7 @@ impl Host {
             Family::Trs | Family::TrsOneBased => root.path,
             Family::Hanweb => format!("{}index.html", root.path),
             Family::GovCn => format!("{}index.htm", root.path),
+            Family::Gkmlpt => "/gkmlpt/annualreport".to_string(),
         }
     }
 
@@ -529,6 +546,10 @@ impl Host {
             Family::Trs | Family::TrsOneBased => format!("{}{}", self.base, col.path),
             Family::Hanweb => format!("{}{}index.html", self.base, col.path),
             Family::GovCn => format!("{}{}index.htm", self.base, col.path),
+            Family::Gkmlpt => format!(
+                "{}/gkmlpt/api/all/{}?page=1&sid={GKMLPT_SID}",
+                self.base, col.col_id
+            ),
         }
     }
 
@@ -642,6 +663,7 @@ impl Host {
                 Family::Trs | Family::TrsOneBased => format!("..{}", root.path),
                 Family::Hanweb => format!("{}index.html", root.path),
                 Family::GovCn => format!("..{}index.htm", root.path),
+                Family::Gkmlpt => "/gkmlpt/annualreport".to_string(),
             };
             return Resource::Shell(shell, target);
         }
@@ -667,10 +689,11 @@ impl Host {
         if path.starts_with("/attach/img/") && path.ends_with(".png") {
             return Resource::Image;
         }
-        if self.spec.family == Family::Hanweb {
-            return self.resolve_hanweb(&st, path, query);
+        match self.spec.family {
+            Family::Hanweb => self.resolve_hanweb(&st, path, query),
+            Family::Gkmlpt => self.resolve_gkmlpt(&st, path, query),
+            _ => self.resolve_static(&st, path),
         }
-        self.resolve_static(&st, path)
     }
 
     fn resolve_static(&self, st: &HostState, path: &str) -> Resource {
@@ -701,7 +724,7 @@ impl Host {
                 Some(k) => k,
                 None => return Resource::NotFound,
             },
-            (Family::Hanweb, _) => return Resource::NotFound,
+            (Family::Hanweb | Family::Gkmlpt, _) => return Resource::NotFound,
         };
         let listed = self.listed(st, c);
         let per = self.spec.per_page.max(1);
@@ -727,6 +750,58 @@ impl Host {
             pages,
             items,
             children: self.children(st, c),
+        }
+    }
+
+    /// gkmlpt: the SPA shell (`/gkmlpt/index`, `/gkmlpt/annualreport`) and the JSON API
+    /// `/gkmlpt/api/all/{cat}?page=N&sid=…` (pages are 1-based).
+    fn resolve_gkmlpt(
+        &self,
+        st: &HostState,
+        path: &str,
+        query: &HashMap<String, String>,
+    ) -> Resource {
+        if path == "/gkmlpt/index" || path == "/gkmlpt/annualreport" {
+            let tree = st
+                .columns
+                .iter()
+                .enumerate()
+                .map(|(i, c)| (c.clone(), self.listed(st, i).len()))
+                .collect();
+            return Resource::GkmlptShell(tree);
+        }
+        let Some(cat) = path.strip_prefix("/gkmlpt/api/all/") else {
+            return Resource::NotFound;
+        };
+        let per = self.spec.per_page.max(1);
+        let page = query
+            .get("page")
+            .and_then(|p| p.trim().parse::<usize>().ok())
+            .unwrap_or(1)
+            .max(1);
+        let page = if self.spec.faults.sticky_pager {
+            1
+        } else {
+            page
+        };
+        let Some(c) = st.columns.iter().position(|c| c.col_id.to_string() == cat) else {
+            // Other categories of the catalogue exist but hold no reports.
+            return Resource::GkmlptApi {
+                column: None,
+                items: Vec::new(),
+                total: 0,
+            };
+        };
+        let listed = self.listed(st, c);
+        Resource::GkmlptApi {
+            column: Some(st.columns[c].clone()),
+            items: listed
+                .iter()
+                .skip((page - 1) * per)
+                .take(per)
+                .map(|&i| st.reports[i].clone())
+                .collect(),
+            total: listed.len(),
         }
     }
 
@@ -804,11 +879,15 @@ impl Host {
     }
 }
 
+/// The site id gkmlpt pages and API calls carry.
+pub(crate) const GKMLPT_SID: &str = "755001";
+
 fn root_column(spec: &HostSpec) -> Column {
     let (path, col_id) = match spec.family {
         Family::Trs | Family::TrsOneBased => ("/zwgk/zfxxgk/zfxxgknb/".to_string(), 0),
         Family::Hanweb => ("/col/col78012/".to_string(), 78012),
         Family::GovCn => ("/zhengce/zfxxgk/ndbg/".to_string(), 0),
+        Family::Gkmlpt => ("/gkmlpt/nb/".to_string(), 2629),
     };
     Column {
         path,
