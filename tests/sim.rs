@@ -1360,3 +1360,23 @@ async fn gkmlpt_shell_config_and_json_api() {
     .await;
     assert!(empty.text().contains("\"articles\":[]"));
 }
+
+#[tokio::test]
+async fn home_page_links_the_entry() {
+    let h = sim::start(SimConfig::fault_zoo(100)).await.unwrap();
+    let c = client();
+    for name in ["trs", "hanweb", "govcn", "gkmlpt", "messy"] {
+        let base = Url::parse(&h.base_url(name).unwrap()).unwrap();
+        let home = get(&c, base.as_str()).await;
+        assert_eq!(home.status, StatusCode::OK);
+        let links: Vec<String> = hrefs(&home.text())
+            .into_iter()
+            .filter_map(|l| base.join(&l).ok())
+            .map(|u| u.to_string())
+            .collect();
+        assert!(
+            links.contains(&h.entry_url(name).unwrap()),
+            "{name}: {links:?}"
+        );
+    }
+}

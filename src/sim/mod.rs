@@ -26,6 +26,9 @@
 //!   `articles` past the end); articles `/gkmlpt/content/{v}/{folder}/post_{id}.html` repeat
 //!   their body in `_CONFIG.DETAIL.content`.
 //!
+//! Every host also serves a home page (`/`) whose navigation links the entry URL, next to
+//! `javascript:` and cross-site links.
+//!
 //! Attachment-only reports are short stubs: TRS and gov.cn stubs link `./P0YYYYMMDD….pdf` next
 //! to the article; Hanweb stubs link `/module/download/downfile.jsp?classid=0&filename=….pdf`,
 //! which 302-redirects to `/attach/0/<hex>.pdf`. Image-only reports link PNGs under

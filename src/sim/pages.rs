@@ -507,6 +507,17 @@ fn gkmlpt_detail(page: String, r: &ReportMeta) -> String {
     }
 }
 
+/// The portal's home page: navigation chrome, a link to the annual-report column, and links
+/// a crawler must not follow blindly (other sites, `javascript:`).
+pub(crate) fn home(host: &Host, entry_path: &str) -> String {
+    let city = escape(&host.city);
+    format!(
+        "<!DOCTYPE html><html><head>{}<title>{city}人民政府门户网站</title></head><body>\n<div class=\"top\"><a href=\"javascript:void(0)\">无障碍</a> <a href=\"javascript:void(0)\">长者版</a> <a href=\"http://www.gov.cn/\">中国政府网</a></div>\n<div class=\"nav\"><ul><li><a href=\"/\">首页</a></li><li><a href=\"{entry}\">政府信息公开年报</a></li><li><a href=\"javascript:goXxgkml('xxgknb')\">政府信息公开目录</a></li></ul></div>\n<div class=\"main\"><p>欢迎访问{city}人民政府门户网站。</p></div>\n<div class=\"footer\">主办单位：{city}人民政府办公室 ICP备00000000号</div>\n</body></html>\n",
+        meta(host),
+        entry = escape_href(entry_path),
+    )
+}
+
 /// A plain article that is not an annual report (no tables), for listing noise.
 fn notice(title: &str, r: &ReportMeta) -> String {
     let t = escape(title);

@@ -470,6 +470,7 @@ fn serve(host: &Host, path: &str, query: &HashMap<String, String>) -> Resp {
             );
             resp
         }
+        Resource::Home(entry) => html(host, pages::home(host, &entry)),
         Resource::GkmlptShell(tree) => with_validators(
             pages::content_type(host),
             pages::encode(host, &pages::gkmlpt_shell(host, &tree)),

@@ -249,6 +249,8 @@ pub(crate) enum Resource {
     /// A report page, or part k ≥ 1 of a split article.
     Report(Box<ReportMeta>, u8),
     Redirect(String),
+    /// The site's home page, linking the annual-report column (its entry path).
+    Home(String),
     /// gkmlpt SPA shell: every column with its post count.
     GkmlptShell(Vec<(Column, usize)>),
     /// gkmlpt listing JSON (`column` is `None` for a category without reports).
@@ -666,6 +668,9 @@ impl Host {
                 Family::Gkmlpt => "/gkmlpt/annualreport".to_string(),
             };
             return Resource::Shell(shell, target);
+        }
+        if matches!(path, "/" | "/index.html" | "/index.htm" | "/index.shtml") {
+            return Resource::Home(self.entry_path());
         }
         if let Some(&i) = st.by_path.get(path) {
             return Resource::Report(Box::new(st.reports[i].clone()), 0);
