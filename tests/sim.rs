@@ -1380,3 +1380,37 @@ async fn home_page_links_the_entry() {
         );
     }
 }
+
+#[tokio::test]
+async fn messy_dates_in_listings() {
+    let mut s = HostSpec::new("dates", addr(63), Family::Trs);
+    s.reports = 20;
+    s.faults.messy_dates = true;
+    let mut hw = HostSpec::new("dates-hw", addr(64), Family::Hanweb);
+    hw.reports = 10;
+    hw.faults.messy_dates = true;
+    let h = sim::start(SimConfig { hosts: vec![s, hw] }).await.unwrap();
+    let c = client();
+    let text = get(&c, &h.entry_url("dates").unwrap()).await.text();
+    assert!(
+        Regex::new(r"\d{4}年\d{2}月\d{2}日")
+            .unwrap()
+            .is_match(&text)
+    );
+    assert!(
+        Regex::new(r"\[\d{4}-\d{2}-\d{2}\]")
+            .unwrap()
+            .is_match(&text)
+    );
+    assert!(
+        Regex::new(r"\d{4}-\n\d{2}-\n\d{2}")
+            .unwrap()
+            .is_match(&text)
+    );
+    assert!(text.contains("<span class=\"date\">") && text.contains("</span></a></li>"));
+    let base = Url::parse(&h.entry_url("dates").unwrap()).unwrap();
+    let found: BTreeSet<String> = article_links(&base, &text).into_iter().collect();
+    assert_eq!(found, truth_urls(&h, "dates"));
+    let xml = get(&c, &h.entry_url("dates-hw").unwrap()).await.text();
+    assert!(Regex::new(r"\d{4}/\d{1,2}/\d{1,2}").unwrap().is_match(&xml));
+}

@@ -51,7 +51,8 @@
 //! bursts, hung responses, 瑞数 412 / 加速乐 521 / WZWS 200 challenges, a 302-to-self cookie
 //! loop, robots.txt `Disallow: /` or `Crawl-delay`, a browser-UA filter, a sticky pager, deep
 //! stub pages, duplicate listings, `javascript:` links, the relative-URL zoo, JS/meta-refresh
-//! shells, forced gzip (declared or not) and fixed latency; charset profiles per host
+//! shells, forced gzip (declared or not), fixed latency and mixed listing date formats; charset
+//! profiles per host
 //! ([`Charset`]).
 //!
 //! ```no_run
@@ -251,6 +252,9 @@ pub struct Faults {
     pub forced_gzip: Option<Gzip>,
     /// F-SLOW: every response waits this long before the first byte.
     pub latency: Option<Duration>,
+    /// F-DATE / F-TRUNC: listing dates in mixed formats (`2024年01月26日`, `2024/1/26`,
+    /// `[2024-01-26]`, split over lines), and on odd ids the date inside the `<a>`.
+    pub messy_dates: bool,
 }
 
 /// How a forced-gzip host labels its bodies.
@@ -280,6 +284,7 @@ impl Default for Faults {
             browser_ua_only: false,
             forced_gzip: None,
             latency: None,
+            messy_dates: false,
         }
     }
 }
@@ -485,6 +490,7 @@ impl SimConfig {
             js_links: true,
             url_zoo: true,
             shell_entry: Some(Shell::LocationReplace),
+            messy_dates: true,
             ..Faults::default()
         };
         hosts.push(h);

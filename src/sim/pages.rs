@@ -128,6 +128,22 @@ fn rel_dir(from: &str, to: &str) -> String {
     s
 }
 
+/// The date a listing prints: ISO normally; under `messy_dates` one of the forms portals use
+/// (`2024年01月26日`, `2024/1/26`, `[2024-01-26]`, split over lines).
+fn listing_date(host: &Host, r: &ReportMeta) -> String {
+    let (y, m, d) = r.date;
+    if !host.spec.faults.messy_dates {
+        return r.published();
+    }
+    match r.id % 5 {
+        0 => format!("{y}年{m:02}月{d:02}日"),
+        1 => format!("{y}/{m}/{d}"),
+        2 => format!("[{}]", r.published()),
+        3 => format!("{y}-\n{m:02}-\n{d:02}"),
+        _ => r.published(),
+    }
+}
+
 fn items(out: &mut String, host: &Host, column: &Column, items: &[ReportMeta]) {
     match host.spec.family {
         Family::GovCn => out.push_str("<div class=\"list list_1 list_2\"><ul>\n"),
@@ -142,7 +158,17 @@ fn items(out: &mut String, host: &Host, column: &Column, items: &[ReportMeta]) {
                     out,
                     "<li><h4><a href=\"{h}\" target=\"_blank\">{}</a><span class=\"date\">{}</span></h4></li>",
                     escape(&title),
-                    r.published()
+                    listing_date(host, r)
+                );
+            }
+            // F-TRUNC: some templates put the date inside the anchor.
+            _ if host.spec.faults.messy_dates && r.id % 2 == 1 => {
+                let _ = writeln!(
+                    out,
+                    "<li><a href=\"{h}\" target=\"_blank\" title=\"{}\">{}<span class=\"date\">{}</span></a></li>",
+                    escape(&title),
+                    escape(&truncated(&title)),
+                    listing_date(host, r)
                 );
             }
             _ => {
@@ -151,7 +177,7 @@ fn items(out: &mut String, host: &Host, column: &Column, items: &[ReportMeta]) {
                     "<li><a href=\"{h}\" target=\"_blank\" title=\"{}\">{}</a><span class=\"date\">{}</span></li>",
                     escape(&title),
                     escape(&truncated(&title)),
-                    r.published()
+                    listing_date(host, r)
                 );
             }
         }
@@ -249,7 +275,7 @@ fn record(host: &Host, r: &ReportMeta) -> String {
     format!(
         "<record><![CDATA[<li><a href=\"{h}\" title='{title}' target='_blank'>{}</a><span>{}</span></li>]]></record>\n",
         escape(&truncated(&r.title())),
-        r.published()
+        listing_date(host, r)
     )
 }
 
