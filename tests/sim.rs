@@ -1414,3 +1414,63 @@ async fn messy_dates_in_listings() {
     let xml = get(&c, &h.entry_url("dates-hw").unwrap()).await.text();
     assert!(Regex::new(r"\d{4}/\d{1,2}/\d{1,2}").unwrap().is_match(&xml));
 }
+
+#[tokio::test]
+async fn drift_moves_the_column_and_the_home_page_follows() {
+    let mut hosts = Vec::new();
+    for (name, last, family) in [
+        ("d-trs", 65, Family::Trs),
+        ("d-gov", 66, Family::GovCn),
+        ("d-hw", 67, Family::Hanweb),
+    ] {
+        let mut s = HostSpec::new(name, addr(last), family);
+        s.reports = 8;
+        hosts.push(s);
+    }
+    let h = sim::start(SimConfig { hosts }).await.unwrap();
+    let c = client();
+    for name in ["d-trs", "d-gov", "d-hw"] {
+        let old_entry = h.entry_url(name).unwrap();
+        let added = h.add_report(name, 2025).unwrap();
+        let old_truth = truth_urls(&h, name);
+        assert!(old_truth.contains(&added.url));
+        let new_entry = h.drift(name).unwrap();
+        assert_ne!(new_entry, old_entry);
+        assert_eq!(h.entry_url(name).as_deref(), Some(new_entry.as_str()));
+        let moved = get(&c, &old_entry).await;
+        assert_eq!(moved.status, StatusCode::MOVED_PERMANENTLY, "{name}");
+        assert_eq!(moved.header("location").as_deref(), Some("/"));
+        let base = Url::parse(&h.base_url(name).unwrap()).unwrap();
+        let home = get(&c, base.as_str()).await.text();
+        let linked: Vec<String> = hrefs(&home)
+            .into_iter()
+            .filter_map(|l| base.join(&l).ok())
+            .map(|u| u.to_string())
+            .collect();
+        assert!(
+            linked.contains(&new_entry),
+            "{name}: home links the new column"
+        );
+        let new_truth = truth_urls(&h, name);
+        assert_eq!(new_truth.len(), 9, "{name}: the added report survives");
+        assert!(
+            new_truth.is_disjoint(&old_truth),
+            "{name}: every article moved"
+        );
+        let entry = Url::parse(&new_entry).unwrap();
+        let listing = get(&c, entry.as_str()).await;
+        assert_eq!(listing.status, StatusCode::OK);
+        let found: BTreeSet<String> = article_links(&entry, &listing.text()).into_iter().collect();
+        assert_eq!(found, new_truth, "{name}");
+        for old in old_truth.iter().take(2) {
+            let s = get(&c, old).await.status;
+            assert!(
+                s == StatusCode::NOT_FOUND || s == StatusCode::MOVED_PERMANENTLY,
+                "{old}: {s}"
+            );
+        }
+        for new in new_truth.iter().take(2) {
+            assert_eq!(get(&c, new).await.status, StatusCode::OK, "{new}");
+        }
+    }
+}

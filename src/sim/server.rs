@@ -470,6 +470,11 @@ fn serve(host: &Host, path: &str, query: &HashMap<String, String>) -> Resp {
             );
             resp
         }
+        Resource::Moved => {
+            let mut r = response(StatusCode::MOVED_PERMANENTLY, "text/html", "");
+            set_header(&mut r, header::LOCATION, "/");
+            r
+        }
         Resource::Home(entry) => html(host, pages::home(host, &entry)),
         Resource::GkmlptShell(tree) => with_validators(
             pages::content_type(host),

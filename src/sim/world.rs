@@ -213,6 +213,12 @@ pub(crate) struct HostState {
     pub added: usize,
     pub path_hits: HashMap<String, u32>,
     pub window: VecDeque<Instant>,
+    /// How many times the site was reorganised ([`Host::drift`]).
+    pub epoch: u32,
+    /// Years passed to `add_report`, replayed after a drift.
+    pub added_years: Vec<i32>,
+    /// Column paths of earlier epochs: 301 to the home page.
+    pub moved: Vec<String>,
 }
 
 /// One simulated host: immutable spec plus locked state.
@@ -249,6 +255,8 @@ pub(crate) enum Resource {
     /// A report page, or part k ≥ 1 of a split article.
     Report(Box<ReportMeta>, u8),
     Redirect(String),
+    /// A path of an earlier epoch's column: 301 to the home page.
+    Moved,
     /// The site's home page, linking the annual-report column (its entry path).
     Home(String),
     /// gkmlpt SPA shell: every column with its post count.
@@ -307,51 +315,57 @@ fn agency_name(city: &str, j: usize) -> String {
 impl Host {
     pub fn new(spec: HostSpec, base: String) -> Host {
         let city = city_name(&spec);
-        let mut state = HostState {
-            columns: Vec::new(),
-            reports: Vec::new(),
-            by_path: HashMap::new(),
-            by_hex: HashMap::new(),
-            pdfs: HashMap::new(),
-            part_paths: HashMap::new(),
-            listing_modified: SystemTime::UNIX_EPOCH + Duration::from_secs(1_743_465_600),
-            added: 0,
-            path_hits: HashMap::new(),
-            window: VecDeque::new(),
-        };
-        let root = root_column(&spec);
-        state.columns.push(root);
+        let state = fresh_state(&spec, 0);
         let host = Host {
             spec,
             base,
             city,
             state: Mutex::new(state),
         };
-        host.populate();
+        if let Ok(mut st) = host.state.lock() {
+            host.populate(&mut st);
+        }
         host
     }
 
-    fn populate(&self) {
-        let Ok(mut st) = self.state.lock() else {
-            return;
-        };
+    /// Reorganises the site (F-DRIFT): every column and article moves under a new root, the
+    /// old column paths answer 301 to the home page, old article paths 404. Reports added so
+    /// far are kept. Returns the new entry URL.
+    pub fn drift(&self) -> String {
+        if let Ok(mut st) = self.state.lock() {
+            let mut next = fresh_state(&self.spec, st.epoch + 1);
+            self.populate(&mut next);
+            for year in st.added_years.clone() {
+                self.add_into(&mut next, year);
+            }
+            next.moved = std::mem::take(&mut st.moved);
+            next.moved.extend(st.columns.iter().map(|c| c.path.clone()));
+            next.path_hits = std::mem::take(&mut st.path_hits);
+            next.window = std::mem::take(&mut st.window);
+            next.listing_modified = SystemTime::now();
+            *st = next;
+        }
+        format!("{}{}", self.base, self.entry_path())
+    }
+
+    fn populate(&self, st: &mut HostState) {
         let years = (self.spec.last_year - self.spec.first_year + 1).max(1) as usize;
         if self.spec.layout == Layout::DeptColumns {
-            self.child_column(&mut st, ColumnKey::Dept);
-            self.child_column(&mut st, ColumnKey::Street);
+            self.child_column(st, ColumnKey::Dept);
+            self.child_column(st, ColumnKey::Street);
         }
         if self.spec.faults.duplicate_listings && self.spec.layout == Layout::Flat {
-            self.child_column(&mut st, ColumnKey::Recent);
+            self.child_column(st, ColumnKey::Recent);
         }
         let mut noise = 0;
         for i in 0..self.spec.reports {
             let j = i / years;
             let year = self.spec.last_year - (i % years) as i32;
             let day = 10 + (mix(self.spec.seed, i as u64) % 19) as u32;
-            self.push_report(&mut st, i, j, year, (year + 1, 1, day), false);
+            self.push_report(st, i, j, year, (year + 1, 1, day), false);
             let n = self.spec.noise_every;
             if n > 0 && i % n == n - 1 {
-                self.push_report(&mut st, noise, j, year, (year + 1, 2, day), true);
+                self.push_report(st, noise, j, year, (year + 1, 2, day), true);
                 noise += 1;
             }
         }
@@ -402,7 +416,15 @@ impl Host {
                 format!("{}{y}{m:02}/t{y}{m:02}{d:02}_{id}.html", col.path)
             }
             Family::Hanweb => format!("/art/{y}/{m}/{d}/art_{}_{id}.html", col.col_id),
-            Family::GovCn => format!("/zhengce/zfxxgk/{y}{m:02}/content_{id}.htm"),
+            Family::GovCn => {
+                // Articles live beside the column directory (`…/zfxxgk/ndbg/` → `…/zfxxgk/`).
+                let root = &st.columns[0].path;
+                let parent = root
+                    .trim_end_matches('/')
+                    .rsplit_once('/')
+                    .map_or("", |(p, _)| p);
+                format!("{parent}/{y}{m:02}/content_{id}.htm")
+            }
             Family::Gkmlpt => {
                 let post = id + 1_300_000;
                 format!(
@@ -522,10 +544,18 @@ impl Host {
     }
 
     pub fn entry_path(&self) -> String {
+        match self.state.lock() {
+            Ok(st) => self.entry_path_for(&st.columns[0]),
+            Err(_) => self.entry_path_for(&root_column(&self.spec, 0)),
+        }
+    }
+
+    /// The entry path given the current root column (callers may already hold the lock).
+    fn entry_path_for(&self, root: &Column) -> String {
         if self.spec.faults.shell_entry.is_some() {
             return "/xxgk/index.html".to_string();
         }
-        let root = root_column(&self.spec);
+        let root = root.clone();
         match self.spec.family {
             Family::Trs | Family::TrsOneBased => root.path,
             Family::Hanweb => format!("{}index.html", root.path),
@@ -615,14 +645,8 @@ impl Host {
             // A poisoned lock means a panic elsewhere; report nothing rather than panic again.
             return self.truth_of(&self.placeholder(year), Vec::new());
         };
-        let idx = st.reports.len();
-        let years = (self.spec.last_year - self.spec.first_year + 1).max(1) as usize;
-        let agencies = self.spec.reports.div_ceil(years);
-        let j = agencies + st.added;
-        st.added += 1;
-        let day = (st.added as u32 % 27) + 1;
-        let i = st.reports.iter().filter(|r| !r.noise).count();
-        self.push_report(&mut st, i, j, year, (year + 1, 4, day), false);
+        let idx = self.add_into(&mut st, year);
+        st.added_years.push(year);
         st.listing_modified = SystemTime::now();
         let meta = st.reports[idx].clone();
         drop(st);
@@ -631,6 +655,19 @@ impl Host {
             .into_iter()
             .find(|t| t.url == url)
             .unwrap_or_else(|| self.truth_of(&meta, Vec::new()))
+    }
+
+    /// Publishes one more report (a new agency) into `st`; returns its index.
+    fn add_into(&self, st: &mut HostState, year: i32) -> usize {
+        let idx = st.reports.len();
+        let years = (self.spec.last_year - self.spec.first_year + 1).max(1) as usize;
+        let agencies = self.spec.reports.div_ceil(years);
+        let j = agencies + st.added;
+        st.added += 1;
+        let day = (st.added as u32 % 27) + 1;
+        let i = st.reports.iter().filter(|r| !r.noise).count();
+        self.push_report(st, i, j, year, (year + 1, 4, day), false);
+        idx
     }
 
     fn placeholder(&self, year: i32) -> ReportMeta {
@@ -660,7 +697,7 @@ impl Host {
         if let Some(shell) = self.spec.faults.shell_entry
             && (path == "/xxgk/" || path == "/xxgk/index.html")
         {
-            let root = root_column(&self.spec);
+            let root = st.columns[0].clone();
             let target = match self.spec.family {
                 Family::Trs | Family::TrsOneBased => format!("..{}", root.path),
                 Family::Hanweb => format!("{}index.html", root.path),
@@ -670,7 +707,7 @@ impl Host {
             return Resource::Shell(shell, target);
         }
         if matches!(path, "/" | "/index.html" | "/index.htm" | "/index.shtml") {
-            return Resource::Home(self.entry_path());
+            return Resource::Home(self.entry_path_for(&st.columns[0]));
         }
         if let Some(&i) = st.by_path.get(path) {
             return Resource::Report(Box::new(st.reports[i].clone()), 0);
@@ -693,6 +730,11 @@ impl Host {
         }
         if path.starts_with("/attach/img/") && path.ends_with(".png") {
             return Resource::Image;
+        }
+        if st.moved.iter().any(|m| path.starts_with(m.as_str()))
+            && !st.columns.iter().any(|c| path.starts_with(c.path.as_str()))
+        {
+            return Resource::Moved;
         }
         match self.spec.family {
             Family::Hanweb => self.resolve_hanweb(&st, path, query),
@@ -887,12 +929,35 @@ impl Host {
 /// The site id gkmlpt pages and API calls carry.
 pub(crate) const GKMLPT_SID: &str = "755001";
 
-fn root_column(spec: &HostSpec) -> Column {
-    let (path, col_id) = match spec.family {
-        Family::Trs | Family::TrsOneBased => ("/zwgk/zfxxgk/zfxxgknb/".to_string(), 0),
-        Family::Hanweb => ("/col/col78012/".to_string(), 78012),
-        Family::GovCn => ("/zhengce/zfxxgk/ndbg/".to_string(), 0),
-        Family::Gkmlpt => ("/gkmlpt/nb/".to_string(), 2629),
+/// A host's state before any report is published: just the root column of `epoch`.
+fn fresh_state(spec: &HostSpec, epoch: u32) -> HostState {
+    HostState {
+        columns: vec![root_column(spec, epoch)],
+        reports: Vec::new(),
+        by_path: HashMap::new(),
+        by_hex: HashMap::new(),
+        pdfs: HashMap::new(),
+        part_paths: HashMap::new(),
+        listing_modified: SystemTime::UNIX_EPOCH + Duration::from_secs(1_743_465_600),
+        added: 0,
+        path_hits: HashMap::new(),
+        window: VecDeque::new(),
+        epoch,
+        added_years: Vec::new(),
+        moved: Vec::new(),
+    }
+}
+
+/// The annual-report column's root; each epoch (site reorganisation) has its own.
+fn root_column(spec: &HostSpec, epoch: u32) -> Column {
+    let e = u64::from(epoch);
+    let (path, col_id) = match (spec.family, epoch) {
+        (Family::Trs | Family::TrsOneBased, 0) => ("/zwgk/zfxxgk/zfxxgknb/".to_string(), 0),
+        (Family::Trs | Family::TrsOneBased, _) => (format!("/xxgk{e}/zfxxgknb{}/", 80 + e), 0),
+        (Family::Hanweb, _) => (format!("/col/col{}/", 78012 + 1000 * e), 78012 + 1000 * e),
+        (Family::GovCn, 0) => ("/zhengce/zfxxgk/ndbg/".to_string(), 0),
+        (Family::GovCn, _) => (format!("/gongkai{e}/zfxxgk/ndbg/"), 0),
+        (Family::Gkmlpt, _) => (format!("/gkmlpt/nb{e}/"), 2629 + 100 * e),
     };
     Column {
         path,
