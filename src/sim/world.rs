@@ -385,6 +385,7 @@ impl Host {
         }
     }
 
+    /// Publishes report number `i` (or notice number `i` when `noise`) for an agency and year.
     fn push_report(
         &self,
         st: &mut HostState,
@@ -394,6 +395,7 @@ impl Host {
         date: (i32, u32, u32),
         noise: bool,
     ) {
+        // Notices get their own seed and id ranges so adding them never changes a report.
         let (seed_base, id_base) = if noise {
             (9_000_017, 8_800_000)
         } else {
@@ -401,17 +403,70 @@ impl Host {
         };
         let seed = mix(self.spec.seed, seed_base + i as u64);
         let id = id_base + (i as u64) * 7 + self.spec.seed % 5;
-        let variant = match (self.spec.title_variants, i % 10) {
-            (true, 3) => 1,
-            (true, 5) => 2,
-            (true, 7) => 3,
-            (true, 9) => 4,
-            _ => 0,
-        };
         let column = self.column_for(st, year, agency_idx);
+        let path = self.article_path(st, column, id, date);
+        let hex = format!("{:016x}{:016x}", seed, mix(seed, 7));
+        let pdf_path = self.pdf_path(&path, &hex, seed, date);
+        let kind = if noise {
+            ReportKind::Html
+        } else {
+            self.kind_of(i, year)
+        };
+        let every = |n: usize| n > 0 && i % n == n - 1;
+        let plain = !noise && kind == ReportKind::Html && year >= 2019;
+        let split = plain
+            && matches!(self.spec.family, Family::Trs | Family::TrsOneBased)
+            && every(self.spec.multipage_every);
+        let meta = ReportMeta {
+            id,
+            seed,
+            year,
+            agency: agency_name(&self.city, agency_idx),
+            kind,
+            date,
+            column,
+            path: path.clone(),
+            hex: hex.clone(),
+            pdf_path: pdf_path.clone(),
+            variant: self.title_variant(i),
+            noise,
+            inconsistent: plain && every(self.spec.inconsistent_every),
+            parts: if split { 3 } else { 1 },
+        };
+        let idx = st.reports.len();
+        for k in 1..meta.parts {
+            st.part_paths.insert(meta.part_path(k), (idx, k));
+        }
+        st.by_path.insert(path, idx);
+        st.by_hex.insert(hex, idx);
+        st.pdfs.insert(pdf_path, idx);
+        st.reports.push(meta);
+    }
+
+    fn title_variant(&self, i: usize) -> u8 {
+        if !self.spec.title_variants {
+            return 0;
+        }
+        match i % 10 {
+            3 => 1,
+            5 => 2,
+            7 => 3,
+            9 => 4,
+            _ => 0,
+        }
+    }
+
+    /// The article URL path in the family's scheme.
+    fn article_path(
+        &self,
+        st: &HostState,
+        column: usize,
+        id: u64,
+        date: (i32, u32, u32),
+    ) -> String {
         let col = &st.columns[column];
         let (y, m, d) = date;
-        let path = match self.spec.family {
+        match self.spec.family {
             Family::Trs | Family::TrsOneBased => {
                 format!("{}{y}{m:02}/t{y}{m:02}{d:02}_{id}.html", col.path)
             }
@@ -433,52 +488,20 @@ impl Host {
                     post / 1000
                 )
             }
-        };
-        let hex = format!("{:016x}{:016x}", seed, mix(seed, 7));
-        let pdf_path = match path.rsplit_once('/') {
+        }
+    }
+
+    /// Where an attachment is served: `P0YYYYMMDD….pdf` beside the article (TRS, gov.cn,
+    /// gkmlpt) or Hanweb's `/attach/0/<hex>.pdf` behind `downfile.jsp`.
+    fn pdf_path(&self, article: &str, hex: &str, seed: u64, date: (i32, u32, u32)) -> String {
+        let (y, m, d) = date;
+        match article.rsplit_once('/') {
             Some((dir, _)) if self.spec.family != Family::Hanweb => format!(
                 "{dir}/P0{y}{m:02}{d:02}{:012}.pdf",
                 mix(seed, 11) % 1_000_000_000_000
             ),
             _ => format!("/attach/0/{hex}.pdf"),
-        };
-        let kind = if noise {
-            ReportKind::Html
-        } else {
-            self.kind_of(i, year)
-        };
-        let every = self.spec.inconsistent_every;
-        let multi = self.spec.multipage_every;
-        let split = !noise
-            && kind == ReportKind::Html
-            && year >= 2019
-            && matches!(self.spec.family, Family::Trs | Family::TrsOneBased)
-            && multi > 0
-            && i % multi == multi - 1;
-        let meta = ReportMeta {
-            id,
-            seed,
-            year,
-            agency: agency_name(&self.city, agency_idx),
-            kind,
-            date,
-            column,
-            path: path.clone(),
-            hex: hex.clone(),
-            pdf_path: pdf_path.clone(),
-            variant,
-            noise,
-            inconsistent: !noise && kind == ReportKind::Html && every > 0 && i % every == every - 1,
-            parts: if split { 3 } else { 1 },
-        };
-        let idx = st.reports.len();
-        for k in 1..meta.parts {
-            st.part_paths.insert(meta.part_path(k), (idx, k));
         }
-        st.by_path.insert(path, idx);
-        st.by_hex.insert(hex, idx);
-        st.pdfs.insert(pdf_path, idx);
-        st.reports.push(meta);
     }
 
     /// The column a report belongs in, created on first use.
