@@ -1004,6 +1004,7 @@ async fn served_reports_parse_to_their_truth() {
     let h = sim::start(SimConfig { hosts }).await.unwrap();
     let c = client();
     let mut statuses = HashSet::new();
+    let mut blanks = 0;
     for (name, ..) in specs {
         for t in h.truth(name) {
             let p = get(&c, &t.url).await;
@@ -1026,8 +1027,18 @@ async fn served_reports_parse_to_their_truth() {
                 let got = parsed.fact(&key).and_then(|f| f.value);
                 assert_eq!(got, Some(value), "{} {key}", t.url);
             }
+            for (key, _) in t.report.values.iter().filter(|(_, v)| v.is_empty()) {
+                blanks += 1;
+                let f = parsed.fact(key);
+                assert!(
+                    f.is_none_or(|f| f.value.is_none()),
+                    "{} {key}: blank is not zero",
+                    t.url
+                );
+            }
         }
     }
+    assert!(blanks > 0, "some reports leave zero cells blank");
     assert_eq!(statuses.len(), 5, "every kind was served: {statuses:?}");
 }
 
