@@ -157,7 +157,7 @@ impl SynthReport {
     /// [`expected_value`](SynthReport::expected_value), and the identities still hold with
     /// blanks counted as 0.
     pub fn with_blank_zeros(mut self, seed: u64) -> SynthReport {
-        let mut rng = Rng::new(seed ^ 0xB1A4_4C);
+        let mut rng = Rng::new(seed ^ 0x00B1_A44C);
         for (key, text) in &mut self.values {
             let detail = key.starts_with("requests.") || key.starts_with("appeals.");
             if detail && text == "0" && rng.chance(70) {

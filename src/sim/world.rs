@@ -118,7 +118,7 @@ impl ReportMeta {
             };
         }
         let mut r = synth::consistent(self.format(), self.year, &self.agency, self.seed);
-        if self.seed % 3 == 0 && !self.inconsistent {
+        if self.seed.is_multiple_of(3) && !self.inconsistent {
             // A third of the agencies leave zero cells blank. Not the inconsistent ones: a
             // wrong total over blank addends would make the checks `skipped`, not failed.
             r = r.with_blank_zeros(self.seed);
