@@ -1485,3 +1485,24 @@ async fn drift_moves_the_column_and_the_home_page_follows() {
         }
     }
 }
+
+#[tokio::test]
+async fn shutdown_closes_the_listeners() {
+    let h = start_one(HostSpec::new("bye", addr(68), Family::Trs)).await;
+    let entry = h.entry_url("bye").unwrap();
+    let c = reqwest::Client::builder()
+        .pool_max_idle_per_host(0)
+        .timeout(Duration::from_secs(2))
+        .build()
+        .unwrap();
+    assert_eq!(c.get(&entry).send().await.unwrap().status(), StatusCode::OK);
+    h.shutdown();
+    // Aborted tasks drop their listener at the next poll; give the runtime a turn.
+    tokio::task::yield_now().await;
+    let err = c
+        .get(&entry)
+        .send()
+        .await
+        .expect_err("nothing listens any more");
+    assert!(err.is_connect() || err.is_request(), "{err}");
+}
