@@ -529,7 +529,7 @@ async fn rate_window_slides() {
     let mut a = HostSpec::new("rate-w", addr(25), Family::Trs);
     a.faults.rate_limit = Some(RateLimit {
         max_requests: 1,
-        per: Duration::from_millis(150),
+        per: Duration::from_millis(500),
         retry_after: RetryAfter::Seconds(1),
     });
     let h = start_one(a).await;
@@ -537,7 +537,7 @@ async fn rate_window_slides() {
     let entry = h.entry_url("rate-w").unwrap();
     assert_eq!(get(&c, &entry).await.status, StatusCode::OK);
     assert_eq!(get(&c, &entry).await.status, StatusCode::TOO_MANY_REQUESTS);
-    tokio::time::sleep(Duration::from_millis(160)).await;
+    tokio::time::sleep(Duration::from_millis(520)).await;
     assert_eq!(get(&c, &entry).await.status, StatusCode::OK);
 }
 
@@ -570,13 +570,11 @@ async fn hung_response_times_out_then_serves() {
         path_contains: None,
     });
     let h = start_one(a).await;
-    let c = reqwest::Client::builder()
-        .timeout(Duration::from_millis(200))
-        .build()
-        .unwrap();
+    let c = client();
     let entry = h.entry_url("hang").unwrap();
     let err = c
         .get(&entry)
+        .timeout(Duration::from_millis(200))
         .send()
         .await
         .expect_err("held past the timeout");
