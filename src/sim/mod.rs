@@ -18,6 +18,16 @@
 //! * [`Family::GovCn`]: `…/ndbg/index.htm`, then `home_1.htm` (= page 2), `home_2.htm`, …
 //!   (`home_0.htm` is page 1 again), pager as `<a>` links; articles `../YYYYMM/content_N.htm`
 //!   with the body in `<div id="UCAP-CONTENT">`.
+//! * [`Family::Gkmlpt`]: `/gkmlpt/annualreport` (also `/gkmlpt/index`) is an SPA shell whose
+//!   `window._CONFIG = { SID: '755001', TREE: [...] }` names the categories (政府信息公开年报
+//!   is id 2629, year or department sub-categories are its `children`); listings come only from
+//!   `GET /gkmlpt/api/all/{cat}?page=N&sid=755001` (1-based pages, JSON
+//!   `{"classify":{"post_count":N},"articles":[{"title","url","post_url",…}]}`, empty
+//!   `articles` past the end); articles `/gkmlpt/content/{v}/{folder}/post_{id}.html` repeat
+//!   their body in `_CONFIG.DETAIL.content`.
+//!
+//! Every host also serves a home page (`/`) whose navigation links the entry URL, next to
+//! `javascript:` and cross-site links.
 //!
 //! Attachment-only reports are short stubs: TRS and gov.cn stubs link `./P0YYYYMMDD….pdf` next
 //! to the article; Hanweb stubs link `/module/download/downfile.jsp?classid=0&filename=….pdf`,
@@ -40,8 +50,10 @@
 //! Faults (per host, [`Faults`]): rate limit with `Retry-After` (seconds or HTTP-date), 503
 //! bursts, hung responses, 瑞数 412 / 加速乐 521 / WZWS 200 challenges, a 302-to-self cookie
 //! loop, robots.txt `Disallow: /` or `Crawl-delay`, a browser-UA filter, a sticky pager, deep
-//! stub pages, duplicate listings, `javascript:` links, the relative-URL zoo and JS/meta-refresh
-//! shells; charset profiles per host ([`Charset`]).
+//! stub pages, duplicate listings, `javascript:` links, the relative-URL zoo, JS/meta-refresh
+//! shells, forced gzip (declared or not), fixed latency and mixed listing date formats; charset
+//! profiles per host
+//! ([`Charset`]).
 //!
 //! ```no_run
 //! # async fn demo() -> Result<(), gknb::sim::SimError> {
@@ -95,6 +107,8 @@ pub enum Family {
     Hanweb,
     /// gov.cn style: `index.htm`, `home_1.htm`, …, `content_N.htm`.
     GovCn,
+    /// Guangdong gkmlpt: SPA shell with `window._CONFIG` and a JSON listing API.
+    Gkmlpt,
 }
 
 /// How a host's annual-report column is organised.
@@ -234,6 +248,22 @@ pub struct Faults {
     pub shell_entry: Option<Shell>,
     /// F-UA403: 403 (robots.txt included) unless the `User-Agent` contains `Mozilla/`.
     pub browser_ua_only: bool,
+    /// F-GZIP: HTML bodies gzip-compressed whatever the request's `Accept-Encoding`.
+    pub forced_gzip: Option<Gzip>,
+    /// F-SLOW: every response waits this long before the first byte.
+    pub latency: Option<Duration>,
+    /// F-DATE / F-TRUNC: listing dates in mixed formats (`2024年01月26日`, `2024/1/26`,
+    /// `[2024-01-26]`, split over lines), and on odd ids the date inside the `<a>`.
+    pub messy_dates: bool,
+}
+
+/// How a forced-gzip host labels its bodies.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Gzip {
+    /// `Content-Encoding: gzip` (a client with gzip support decodes transparently).
+    Declared,
+    /// No `Content-Encoding`: only the `1f 8b` magic bytes tell.
+    Undeclared,
 }
 
 impl Default for Faults {
@@ -252,6 +282,9 @@ impl Default for Faults {
             deep_stubs: false,
             shell_entry: None,
             browser_ua_only: false,
+            forced_gzip: None,
+            latency: None,
+            messy_dates: false,
         }
     }
 }
@@ -279,6 +312,10 @@ pub struct HostSpec {
     /// Every n-th HTML report has a deliberately wrong total (`requests.total_handled.total`
     /// one too high), so T3-A, T3-B and T3-C fail for it (0: none).
     pub inconsistent_every: usize,
+    /// Every n-th HTML report (TRS families only) is split into three pages: the article holds
+    /// sections 一–二 and `createPageHTML(3, 0, "tYYYYMMDD_ID", "html")`; `…_1.html` holds
+    /// section 三, `…_2.html` sections 四–六 (0: none).
+    pub multipage_every: usize,
     /// Title variants on 4 reports in 10 (agency first without 工作, full-width year, missing
     /// year, （超链版）).
     pub title_variants: bool,
@@ -308,6 +345,7 @@ impl HostSpec {
             image_every: 0,
             page_bytes: 0,
             inconsistent_every: 0,
+            multipage_every: 0,
             title_variants: false,
             noise_every: 0,
             first_year: 2019,
@@ -358,11 +396,11 @@ impl SimConfig {
 
 impl SimConfig {
     /// One well-behaved host per family plus one host per fault, on 127.0.0.`first_octet`
-    /// upwards (19 hosts), each with 12 reports. Host names say what they test:
+    /// upwards (21 hosts), each with 12 reports. Host names say what they test:
     ///
     /// | name | what the crawler should do |
     /// |---|---|
-    /// | `trs`, `trs-one`, `hanweb`, `govcn` | find every report exactly once |
+    /// | `trs`, `trs-one`, `hanweb`, `govcn`, `gkmlpt` | find every report exactly once |
     /// | `years`, `depts` | follow sub-columns (year / 部门 / 街镇) |
     /// | `gbk`, `conflict` | decode GBK without (or against) the header charset |
     /// | `rate` | honour `Retry-After` (429 after 3 requests per second) |
@@ -374,6 +412,7 @@ impl SimConfig {
     /// | `sticky` | stop paging (every `index_N` repeats page 1); only the first 10 reports of the truth are reachable |
     /// | `messy` | deep stubs, duplicates, `javascript:` links, URL zoo, JS shell, title variants, non-report notices: find every report once, save no notice as a report |
     /// | `ua` | send a browser-like `User-Agent` (403 otherwise) |
+    /// | `gzip-raw` | sniff gzip magic bytes: bodies are gzipped without `Content-Encoding` |
     pub fn fault_zoo(first_octet: u8) -> SimConfig {
         let mut n = first_octet;
         let mut host = |name: &str, family: Family| {
@@ -388,6 +427,7 @@ impl SimConfig {
             host("trs-one", Family::TrsOneBased),
             host("hanweb", Family::Hanweb),
             host("govcn", Family::GovCn),
+            host("gkmlpt", Family::Gkmlpt),
         ];
         let mut h = host("years", Family::Trs);
         h.layout = Layout::YearColumns;
@@ -450,11 +490,15 @@ impl SimConfig {
             js_links: true,
             url_zoo: true,
             shell_entry: Some(Shell::LocationReplace),
+            messy_dates: true,
             ..Faults::default()
         };
         hosts.push(h);
         let mut h = host("ua", Family::GovCn);
         h.faults.browser_ua_only = true;
+        hosts.push(h);
+        let mut h = host("gzip-raw", Family::Hanweb);
+        h.faults.forced_gzip = Some(Gzip::Undeclared);
         hosts.push(h);
         SimConfig { hosts }
     }
@@ -497,11 +541,15 @@ pub struct TruthReport {
     pub listed_in: Vec<String>,
     /// Whether the page bytes are GBK.
     pub gbk: bool,
+    /// URLs of every page of the article, `url` first (one entry unless the article is split,
+    /// see [`HostSpec::multipage_every`]); the report is whole only when all are read.
+    pub parts: Vec<String>,
 }
 
 impl TruthReport {
-    /// The status a correct parser gives this page: `ok`, `invalid` (deliberately inconsistent),
-    /// `legacy` (before 2019), `attachment_only` or `image_only`.
+    /// The status a correct parser gives this page (all its [`parts`](TruthReport::parts)
+    /// together): `ok`, `invalid` (deliberately inconsistent), `legacy` (before 2019),
+    /// `attachment_only` or `image_only`.
     pub fn expected_status(&self) -> crate::model::Status {
         use crate::model::{Format, Status};
         match self.kind {
@@ -568,6 +616,14 @@ impl SimHandle {
     /// publication year) and returns it; `None` for an unknown host.
     pub fn add_report(&self, host: &str, year: i32) -> Option<TruthReport> {
         self.shared.host(host).map(|h| h.add_report(year))
+    }
+
+    /// Reorganises a host's site (F-DRIFT, portals.md scenario 8): the annual-report column and
+    /// every article move under a new root; old column paths (and TRS articles below them)
+    /// answer 301 to `/`, other old article paths 404; the home page links the new entry. Returns the new entry URL (`None` for an
+    /// unknown host). [`SimHandle::truth`] reflects the new URLs.
+    pub fn drift(&self, host: &str) -> Option<String> {
+        self.shared.host(host).map(|h| h.drift())
     }
 
     /// A copy of the request log.
