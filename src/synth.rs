@@ -57,6 +57,9 @@ pub struct HtmlStyle {
     /// Charset named in the `<meta>` tag (`utf-8`, `gb2312`, …); `None` writes no declaration.
     /// The page is always returned as a Rust `String`: encoding the bytes is the caller's job.
     pub meta_charset: Option<String>,
+    /// Title printed (in `<title>`, `ArticleTitle` and the heading) instead of
+    /// [`SynthReport::title`], for the title variants real portals use.
+    pub title: Option<String>,
 }
 
 impl Default for HtmlStyle {
@@ -68,11 +71,46 @@ impl Default for HtmlStyle {
             split_table_three: false,
             pad_to_bytes: 0,
             meta_charset: Some("utf-8".to_string()),
+            title: None,
         }
     }
 }
 
 impl HtmlStyle {
+    /// One style per quirk, then all quirks together (and a padded page): a parser test that
+    /// loops over these covers every rendering path.
+    pub fn variants() -> Vec<HtmlStyle> {
+        let base = HtmlStyle::default();
+        vec![
+            base.clone(),
+            HtmlStyle {
+                word_spans: true,
+                ..base.clone()
+            },
+            HtmlStyle {
+                metadata_table: true,
+                ..base.clone()
+            },
+            HtmlStyle {
+                layout_tables: true,
+                ..base.clone()
+            },
+            HtmlStyle {
+                split_table_three: true,
+                ..base.clone()
+            },
+            HtmlStyle {
+                word_spans: true,
+                metadata_table: true,
+                layout_tables: true,
+                split_table_three: true,
+                pad_to_bytes: 100_000,
+                meta_charset: Some("utf-8".to_string()),
+                title: None,
+            },
+        ]
+    }
+
     /// A style with every quirk chosen from `seed` (used by the simulator for variety).
     pub fn varied(seed: u64) -> HtmlStyle {
         let mut rng = Rng::new(seed ^ 0x53_5459_4c45);
@@ -83,6 +121,7 @@ impl HtmlStyle {
             split_table_three: rng.chance(15),
             pad_to_bytes: 0,
             meta_charset: Some("utf-8".to_string()),
+            title: None,
         }
     }
 }
@@ -111,6 +150,21 @@ impl SynthReport {
             }
             None => false,
         }
+    }
+
+    /// Blanks (prints as `&nbsp;`) most zero cells of tables 三 and 四, the way many agencies
+    /// leave zeros empty (Shanghai 2019). Blank is not zero for a parser: those cells have no
+    /// [`expected_value`](SynthReport::expected_value), and the identities still hold with
+    /// blanks counted as 0.
+    pub fn with_blank_zeros(mut self, seed: u64) -> SynthReport {
+        let mut rng = Rng::new(seed ^ 0x00B1_A44C);
+        for (key, text) in &mut self.values {
+            let detail = key.starts_with("requests.") || key.starts_with("appeals.");
+            if detail && text == "0" && rng.chance(70) {
+                text.clear();
+            }
+        }
+        self
     }
 
     /// The number a parser should extract for `key`, in the metric's unit: yuan for
@@ -858,7 +912,7 @@ pub fn publication_date(year: i32, seed_text: &str) -> String {
 /// Renders the full page of a report: head with title and metadata, page chrome, the six
 /// sections with tables 二, 三, 四, Word-pasted style.
 pub fn render_html(r: &SynthReport, style: &HtmlStyle) -> String {
-    let title = r.title();
+    let title = style.title.clone().unwrap_or_else(|| r.title());
     let published = publication_date(r.year, &r.agency);
     let cells = Cells { style };
     let mut out = String::with_capacity(style.pad_to_bytes.max(48_000) + 4096);
@@ -941,6 +995,63 @@ pub fn render_attachment_stub(
         escape(attachment_href),
         escape(file),
     )
+}
+
+/// A pre-2019 report: free-form sections and an ad-hoc table that follow no national
+/// template (parsers archive these as `legacy` and extract nothing).
+pub fn render_legacy(title: &str, year: i32, agency: &str, seed: u64) -> String {
+    let mut rng = Rng::new(seed ^ 0x1E6A);
+    let mut out = String::new();
+    head(
+        &mut out,
+        title,
+        agency,
+        &publication_date(year, agency),
+        &HtmlStyle::default(),
+    );
+    let _ = write!(
+        out,
+        "<h1>{}</h1><div class=\"info\">发布日期：{}</div><div class=\"TRS_Editor\" id=\"zoom\">",
+        escape(title),
+        publication_date(year, agency)
+    );
+    heading(&mut out, "一、概述");
+    filler(&mut out, 1, 3);
+    heading(&mut out, "二、主动公开政府信息的情况");
+    paragraph(
+        &mut out,
+        &format!(
+            "{year}年，本机关主动公开政府信息{}条。",
+            rng.below(900) + 50
+        ),
+    );
+    out.push_str(TABLE_OPEN);
+    for (label, scale) in [
+        ("主动公开信息总数", 900),
+        ("其中：规范性文件", 40),
+        ("网站公开", 800),
+        ("依申请公开受理总数", 60),
+    ] {
+        let _ = write!(
+            out,
+            "<tr><td><p>{label}</p></td><td><p>{}</p></td></tr>",
+            rng.below(scale)
+        );
+    }
+    out.push_str(TABLE_CLOSE);
+    heading(&mut out, "三、依申请公开政府信息和不予公开政府信息的情况");
+    filler(&mut out, 3, 2);
+    heading(&mut out, "四、政府信息公开的收费及减免情况");
+    paragraph(&mut out, "本年度未收取任何费用。");
+    heading(
+        &mut out,
+        "五、因政府信息公开申请行政复议、提起行政诉讼的情况",
+    );
+    paragraph(&mut out, "本年度未发生相关情况。");
+    heading(&mut out, "六、政府信息公开工作存在的主要问题及改进情况");
+    filler(&mut out, 5, 2);
+    out.push_str("</div></body></html>\n");
+    out
 }
 
 /// A page whose tables are images (`<img>`); the title gets the （图片版） suffix if missing.
@@ -1035,6 +1146,27 @@ mod tests {
                 check_identities(&r);
             }
         }
+    }
+
+    #[test]
+    fn blank_zeros_keep_identities_with_blanks_as_zero() {
+        let r = consistent(Format::F2021, 2022, "某局", 11).with_blank_zeros(11);
+        let blanks = r.values.iter().filter(|(_, v)| v.is_empty()).count();
+        assert!(blanks > 20, "{blanks}");
+        assert!(
+            r.values
+                .iter()
+                .all(|(k, v)| !v.is_empty() || !k.starts_with("active."))
+        );
+        let mut filled = r.clone();
+        for (_, v) in &mut filled.values {
+            if v.is_empty() {
+                *v = "0".into();
+            }
+        }
+        check_identities(&filled);
+        let page = render_html(&r, &HtmlStyle::default());
+        assert!(page.contains("<span>&nbsp;</span>"));
     }
 
     #[test]
@@ -1151,6 +1283,14 @@ mod tests {
         assert!(!page.contains(">三、本年度办理结果<"));
         assert!(page.contains("<o:p></o:p>"));
         assert!(page.ends_with("</html>\n"));
+    }
+
+    #[test]
+    fn legacy_page_has_no_template_tables() {
+        let page = render_legacy("2016年某局政府信息公开工作年度报告", 2016, "某局", 4);
+        assert!(page.contains("<title>2016年某局政府信息公开工作年度报告</title>"));
+        assert!(!page.contains("第二十条"));
+        assert!(!page.contains("本列数据的勾稽关系"));
     }
 
     #[test]

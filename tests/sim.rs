@@ -6,8 +6,8 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use gknb::sim::{
-    self, Challenge, Charset, Family, Faults, HostSpec, Layout, PathFault, RateLimit, ReportKind,
-    RetryAfter, Robots, Shell, SimConfig, SimHandle,
+    self, Challenge, Charset, Family, Faults, Gzip, HostSpec, Layout, PathFault, RateLimit,
+    ReportKind, RetryAfter, Robots, Shell, SimConfig, SimHandle,
 };
 use regex::Regex;
 use reqwest::StatusCode;
@@ -242,6 +242,16 @@ async fn hanweb_embedded_group_and_dataproxy() {
         found.extend(article_links(&entry, &xml));
     }
     assert_eq!(found, truth_urls(&h, "hw"));
+    // The nextgroup link (GET, page=1) serves the second group, records 46–90.
+    let next = Regex::new(r#"<nextgroup><!\[CDATA\[<a href="([^"]+)""#)
+        .unwrap()
+        .captures(&text)
+        .map(|c| c[1].replace("&amp;", "&"))
+        .expect("nextgroup link");
+    let xml = get(&c, entry.join(&next).unwrap().as_str()).await.text();
+    let second: Vec<String> = article_links(&entry, &xml);
+    let truth: Vec<String> = h.truth("hw").into_iter().map(|t| t.url).collect();
+    assert_eq!(second, truth[45..90].to_vec());
     // GET with the same query works too; a missing columnid gives an empty datastore.
     let g = get(
         &c,
@@ -260,13 +270,26 @@ async fn hanweb_embedded_group_and_dataproxy() {
 }
 
 #[tokio::test]
-async fn attachment_stub_redirects_to_pdf_and_image_pages() {
+async fn attachment_stubs_link_pdfs_directly_or_through_a_302() {
     let mut spec = HostSpec::new("att", addr(15), Family::Trs);
     spec.reports = 12;
     spec.attachment_every = 3;
     spec.image_every = 4;
-    let h = start_one(spec).await;
+    let mut hw = HostSpec::new("att-hw", addr(46), Family::Hanweb);
+    hw.reports = 6;
+    hw.attachment_every = 2;
+    let h = sim::start(SimConfig {
+        hosts: vec![spec, hw],
+    })
+    .await
+    .unwrap();
     let c = client();
+    let pdf_ok = |p: &Page| {
+        p.status == StatusCode::OK
+            && p.header("content-type").as_deref() == Some("application/pdf")
+            && p.body.starts_with(b"%PDF-")
+    };
+    // TRS: the stub links ./P0YYYYMMDD….pdf next to the article.
     let truth = h.truth("att");
     let stub = truth
         .iter()
@@ -274,19 +297,30 @@ async fn attachment_stub_redirects_to_pdf_and_image_pages() {
         .expect("a stub");
     let page = get(&c, &stub.url).await;
     assert!(page.body.len() < 600);
-    let link = stub.attachment_link.clone().unwrap();
+    let href = Regex::new(r#"href="(\./P0\d{20}\.pdf)""#)
+        .unwrap()
+        .captures(&page.text())
+        .map(|c| c[1].to_string())
+        .expect("relative P0 link");
+    let link = Url::parse(&stub.url).unwrap().join(&href).unwrap();
+    assert_eq!(Some(link.to_string()), stub.attachment_link);
+    assert_eq!(stub.attachment_link, stub.attachment_url);
+    assert!(pdf_ok(&get(&c, link.as_str()).await));
+    // Hanweb: downfile.jsp answers 302 to /attach/0/<hex>.pdf.
+    let stub = h
+        .truth("att-hw")
+        .into_iter()
+        .find(|t| t.kind == ReportKind::AttachmentOnly)
+        .expect("a Hanweb stub");
+    let page = get(&c, &stub.url).await;
     assert!(page.text().contains("downfile.jsp?classid=0&amp;filename="));
+    let link = stub.attachment_link.clone().unwrap();
     let r = get(&c, &link).await;
     assert_eq!(r.status, StatusCode::FOUND);
     let loc = r.header("location").unwrap();
     let pdf_url = Url::parse(&link).unwrap().join(&loc).unwrap();
     assert_eq!(Some(pdf_url.to_string()), stub.attachment_url);
-    let pdf = get(&c, pdf_url.as_str()).await;
-    assert_eq!(
-        pdf.header("content-type").as_deref(),
-        Some("application/pdf")
-    );
-    assert!(pdf.body.starts_with(b"%PDF-"));
+    assert!(pdf_ok(&get(&c, pdf_url.as_str()).await));
     let img = truth
         .iter()
         .find(|t| t.kind == ReportKind::ImageOnly)
@@ -495,7 +529,7 @@ async fn rate_window_slides() {
     let mut a = HostSpec::new("rate-w", addr(25), Family::Trs);
     a.faults.rate_limit = Some(RateLimit {
         max_requests: 1,
-        per: Duration::from_millis(150),
+        per: Duration::from_millis(500),
         retry_after: RetryAfter::Seconds(1),
     });
     let h = start_one(a).await;
@@ -503,7 +537,7 @@ async fn rate_window_slides() {
     let entry = h.entry_url("rate-w").unwrap();
     assert_eq!(get(&c, &entry).await.status, StatusCode::OK);
     assert_eq!(get(&c, &entry).await.status, StatusCode::TOO_MANY_REQUESTS);
-    tokio::time::sleep(Duration::from_millis(160)).await;
+    tokio::time::sleep(Duration::from_millis(520)).await;
     assert_eq!(get(&c, &entry).await.status, StatusCode::OK);
 }
 
@@ -536,13 +570,11 @@ async fn hung_response_times_out_then_serves() {
         path_contains: None,
     });
     let h = start_one(a).await;
-    let c = reqwest::Client::builder()
-        .timeout(Duration::from_millis(200))
-        .build()
-        .unwrap();
+    let c = client();
     let entry = h.entry_url("hang").unwrap();
     let err = c
         .get(&entry)
+        .timeout(Duration::from_millis(200))
         .send()
         .await
         .expect_err("held past the timeout");
@@ -763,7 +795,12 @@ async fn duplicates_js_links_and_url_zoo_resolve_to_the_truth() {
         .filter(|t| t.listed_in.len() == 2)
         .count();
     assert!(dup > 0, "reports in sub-columns are listed twice");
-    let sub = entry.join("bmnb/").unwrap();
+    let sub_href = hrefs(&root)
+        .into_iter()
+        .find(|l| l.starts_with("./bmnb/"))
+        .expect("sub-column link");
+    assert_eq!(sub_href, "./bmnb/?uid=428451&pageNum=1");
+    let sub = entry.join(&sub_href).unwrap();
     let sub_links = article_links(&sub, &get(&c, sub.as_str()).await.text());
     assert!(!sub_links.is_empty());
     assert!(sub_links.iter().all(|l| root_links.contains(l)));
@@ -830,6 +867,12 @@ async fn request_log_records_every_request() {
     assert_eq!((log[0].status, log[1].status), (200, 404));
     assert_eq!(log[0].method, "GET");
     assert!(log[1].time >= log[0].time);
+    assert!(h.repeated_fetches("log").is_empty());
+    get(&c, &entry).await;
+    assert_eq!(
+        h.repeated_fetches("log"),
+        vec![("/zwgk/zfxxgk/zfxxgknb/".to_string(), 2)]
+    );
     h.clear_requests();
     assert!(h.requests().is_empty());
 }
@@ -855,4 +898,609 @@ async fn duplicate_host_names_are_rejected() {
     let a = HostSpec::new("same", addr(44), Family::Trs);
     let b = HostSpec::new("same", addr(45), Family::Trs);
     assert!(sim::start(SimConfig { hosts: vec![a, b] }).await.is_err());
+}
+
+/// Manual measurement (`cargo test --test sim bench_world -- --ignored --nocapture`): serves
+/// the bench world and fetches a slice of it, printing pages per second and resident memory.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore]
+async fn bench_world_throughput() {
+    use futures_util_free::fetch_all;
+    let h = sim::start(SimConfig::bench(200, 500)).await.unwrap();
+    let rss = || {
+        std::fs::read_to_string("/proc/self/status")
+            .ok()
+            .and_then(|s| {
+                s.lines()
+                    .find(|l| l.starts_with("VmRSS"))
+                    .map(str::to_string)
+            })
+            .unwrap_or_default()
+    };
+    println!("after start: {}", rss());
+    let urls: Vec<String> = h
+        .hosts()
+        .iter()
+        .flat_map(|i| h.report_urls(&i.name).into_iter().take(50))
+        .collect();
+    println!("truth built: {} urls, {}", urls.len(), rss());
+    for round in 0..2 {
+        let t0 = std::time::Instant::now();
+        let bytes = fetch_all(urls.clone(), 32).await;
+        let secs = t0.elapsed().as_secs_f64();
+        println!(
+            "round {round}: {} pages, {:.1} MB in {secs:.2}s = {:.0} pages/s; {}",
+            urls.len(),
+            bytes as f64 / 1e6,
+            urls.len() as f64 / secs,
+            rss()
+        );
+    }
+}
+
+mod futures_util_free {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    /// Fetches every URL with `workers` concurrent tasks; returns the total body bytes.
+    pub async fn fetch_all(urls: Vec<String>, workers: usize) -> usize {
+        let c = reqwest::Client::builder()
+            .pool_max_idle_per_host(1)
+            .build()
+            .unwrap_or_default();
+        let next = Arc::new(AtomicUsize::new(0));
+        let urls = Arc::new(urls);
+        let mut set = tokio::task::JoinSet::new();
+        for _ in 0..workers {
+            let (c, next, urls) = (c.clone(), next.clone(), urls.clone());
+            set.spawn(async move {
+                let mut total = 0;
+                loop {
+                    let i = next.fetch_add(1, Ordering::Relaxed);
+                    let Some(u) = urls.get(i) else { break };
+                    if let Ok(r) = c.get(u).send().await {
+                        total += r.bytes().await.map(|b| b.len()).unwrap_or(0);
+                    }
+                }
+                total
+            });
+        }
+        let mut sum = 0;
+        while let Some(n) = set.join_next().await {
+            sum += n.unwrap_or(0);
+        }
+        sum
+    }
+}
+
+/// The ground truth is what the parser reads back from the served bytes: every family,
+/// GBK and conflicting charsets, every report kind.
+#[tokio::test]
+async fn served_reports_parse_to_their_truth() {
+    let specs = [
+        ("p-trs", 50, Family::Trs, Charset::Utf8),
+        ("p-hw", 51, Family::Hanweb, Charset::GbkNoHeader),
+        ("p-gov", 52, Family::GovCn, Charset::Conflict),
+        ("p-one", 53, Family::TrsOneBased, Charset::GbkHeader),
+    ];
+    let hosts = specs
+        .iter()
+        .map(|(name, last, family, charset)| {
+            let mut s = HostSpec::new(name, addr(*last), *family);
+            s.charset = *charset;
+            s.reports = 16;
+            s.attachment_every = 5;
+            s.image_every = 6;
+            s.page_bytes = 60_000;
+            s.title_variants = true;
+            s.noise_every = 4;
+            s.first_year = 2017;
+            s.inconsistent_every = 3;
+            s
+        })
+        .collect();
+    let h = sim::start(SimConfig { hosts }).await.unwrap();
+    let c = client();
+    let mut statuses = HashSet::new();
+    let mut blanks = 0;
+    for (name, ..) in specs {
+        for t in h.truth(name) {
+            let p = get(&c, &t.url).await;
+            let ct = p.header("content-type");
+            let parsed = gknb::report::parse(&gknb::report::Input {
+                bytes: &p.body,
+                source: &t.url,
+                content_type: ct.as_deref(),
+            });
+            let want = t.expected_status();
+            assert_eq!(parsed.status, want, "{}: {:?}", t.url, parsed.reason);
+            statuses.insert(want);
+            assert_eq!(parsed.year, Some(t.report.year), "{}", t.url);
+            if t.kind != ReportKind::Html || want == gknb::model::Status::Legacy {
+                continue;
+            }
+            assert_eq!(parsed.agency.as_deref(), Some(t.report.agency.as_str()));
+            assert_eq!(parsed.format, t.report.format);
+            for (key, value) in t.report.expected_values() {
+                let got = parsed.fact(&key).and_then(|f| f.value);
+                assert_eq!(got, Some(value), "{} {key}", t.url);
+            }
+            for (key, _) in t.report.values.iter().filter(|(_, v)| v.is_empty()) {
+                blanks += 1;
+                let f = parsed.fact(key);
+                assert!(
+                    f.is_none_or(|f| f.value.is_none()),
+                    "{} {key}: blank is not zero",
+                    t.url
+                );
+            }
+        }
+    }
+    assert!(blanks > 0, "some reports leave zero cells blank");
+    assert_eq!(statuses.len(), 5, "every kind was served: {statuses:?}");
+}
+
+/// Hanweb stubs link `downfile.jsp?classid=0&filename=<hex>.pdf` (portals.md §2.2): the
+/// attachment is named in the query, not the path.
+#[tokio::test]
+async fn hanweb_downfile_stub_parses_as_attachment_only() {
+    let mut s = HostSpec::new("p-hw-stub", addr(54), Family::Hanweb);
+    s.reports = 4;
+    s.attachment_every = 2;
+    let h = start_one(s).await;
+    let c = client();
+    let stubs: Vec<_> = h
+        .truth("p-hw-stub")
+        .into_iter()
+        .filter(|t| t.kind == ReportKind::AttachmentOnly)
+        .collect();
+    assert_eq!(stubs.len(), 2);
+    for t in stubs {
+        let p = get(&c, &t.url).await;
+        let parsed = gknb::report::parse(&gknb::report::Input {
+            bytes: &p.body,
+            source: &t.url,
+            content_type: p.header("content-type").as_deref(),
+        });
+        assert_eq!(
+            parsed.status,
+            gknb::model::Status::AttachmentOnly,
+            "{:?}",
+            parsed.reason
+        );
+    }
+}
+
+#[tokio::test]
+async fn fault_zoo_starts_and_user_agent_filter() {
+    let h = sim::start(SimConfig::fault_zoo(60)).await.unwrap();
+    let names: Vec<String> = h.hosts().into_iter().map(|i| i.name).collect();
+    assert_eq!(names.len(), 21);
+    assert!(names.iter().any(|n| n == "messy"));
+    let entry = h.entry_url("ua").unwrap();
+    let robots = format!("{}/robots.txt", h.base_url("ua").unwrap());
+    let c = client();
+    assert_eq!(get(&c, &entry).await.status, StatusCode::FORBIDDEN);
+    assert_eq!(get(&c, &robots).await.status, StatusCode::FORBIDDEN);
+    let browser = reqwest::Client::builder()
+        .user_agent("Mozilla/5.0 (X11; Linux x86_64) gknb")
+        .build()
+        .unwrap();
+    assert_eq!(
+        browser.get(&entry).send().await.unwrap().status(),
+        StatusCode::OK
+    );
+    // The hanweb nextgroup link (GET page=1) is the second group.
+    let hw = Url::parse(&h.entry_url("hanweb").unwrap()).unwrap();
+    let page = get(&c, hw.as_str()).await.text();
+    let next = Regex::new(r#"<nextgroup><!\[CDATA\[<a href="([^"]+)""#)
+        .unwrap()
+        .captures(&page)
+        .map(|c| c[1].replace("&amp;", "&"))
+        .expect("nextgroup link");
+    let xml = get(&c, hw.join(&next).unwrap().as_str()).await.text();
+    assert!(xml.contains("<totalrecord>12</totalrecord>"));
+    assert!(
+        article_links(&hw, &xml).is_empty(),
+        "12 records fit in the first group"
+    );
+}
+
+#[tokio::test]
+async fn noise_articles_are_listed_but_not_in_the_truth_and_titles_vary() {
+    let mut s = HostSpec::new("noise", addr(55), Family::Trs);
+    s.reports = 20;
+    s.per_page = 100;
+    s.noise_every = 5;
+    s.title_variants = true;
+    let h = start_one(s).await;
+    let c = client();
+    let entry = Url::parse(&h.entry_url("noise").unwrap()).unwrap();
+    let listing = get(&c, entry.as_str()).await.text();
+    let listed: BTreeSet<String> = article_links(&entry, &listing).into_iter().collect();
+    let truth = truth_urls(&h, "noise");
+    assert_eq!(truth.len(), 20);
+    assert_eq!(listed.len(), 24);
+    assert!(truth.is_subset(&listed));
+    assert!(listing.contains("政府信息公开指南") || listing.contains("工作要点"));
+    let extra: Vec<&String> = listed.difference(&truth).collect();
+    let page = get(&c, extra[0]).await;
+    assert_eq!(page.status, StatusCode::OK);
+    assert!(!page.text().contains("<table"));
+    let titles: Vec<String> = h.truth("noise").into_iter().map(|t| t.title).collect();
+    assert!(titles.iter().any(|t| t.contains("２０")), "full-width year");
+    assert!(titles.iter().any(|t| t.ends_with("（超链版）")));
+    assert!(titles.iter().any(|t| !t.contains("工作")));
+    let no_year = Regex::new(r"^[^0-9０-９]+年政府信息公开工作年度报告$").unwrap();
+    assert!(
+        titles.iter().any(|t| no_year.is_match(t)),
+        "missing year: {titles:?}"
+    );
+}
+
+/// A toy breadth-first crawl of the `messy` zoo host (TRS): JS shell, sub-columns with query
+/// links, `createPageHTML` paging, duplicates, `javascript:` links and the URL zoo must still
+/// lead to every report.
+#[tokio::test]
+async fn messy_zoo_host_is_fully_crawlable() {
+    let h = sim::start(SimConfig::fault_zoo(90)).await.unwrap();
+    let c = client();
+    let entry = Url::parse(&h.entry_url("messy").unwrap()).unwrap();
+    let shell = Regex::new(r"location\.replace\('([^']+)'\)").unwrap();
+    let count = Regex::new(r"var countPage = (\d+)").unwrap();
+    let mut queue = vec![entry.clone()];
+    let mut seen: HashSet<String> = HashSet::new();
+    let mut found: BTreeSet<String> = BTreeSet::new();
+    while let Some(url) = queue.pop() {
+        if !seen.insert(url.to_string()) {
+            continue;
+        }
+        let p = get(&c, url.as_str()).await;
+        assert_eq!(p.status, StatusCode::OK, "{url}");
+        let text = p.text();
+        if let Some(t) = shell.captures(&text) {
+            queue.push(url.join(&t[1]).unwrap());
+            continue;
+        }
+        found.extend(article_links(&url, &text));
+        let pages: usize = count
+            .captures(&text)
+            .and_then(|c| c[1].parse().ok())
+            .unwrap_or(1);
+        for k in 1..pages {
+            queue.push(url.join(&format!("index_{k}.html")).unwrap());
+        }
+        for l in hrefs(&text) {
+            let Ok(u) = url.join(&l) else { continue };
+            if u.host() == entry.host()
+                && u.path().ends_with('/')
+                && u.path().len() > url.path().len()
+            {
+                queue.push(u);
+            }
+        }
+    }
+    let truth = truth_urls(&h, "messy");
+    assert_eq!(truth.len(), 30);
+    let missing: Vec<_> = truth.difference(&found).collect();
+    assert!(missing.is_empty(), "unreachable: {missing:?}");
+    assert!(found.len() > truth.len(), "notices are listed too");
+    assert!(h.requests_to("messy").iter().all(|r| r.status == 200));
+}
+
+#[tokio::test]
+async fn forced_gzip_declared_or_not_and_latency() {
+    let mut a = HostSpec::new("gz", addr(56), Family::Trs);
+    a.faults.forced_gzip = Some(Gzip::Declared);
+    let mut b = HostSpec::new("gz-raw", addr(57), Family::Trs);
+    b.faults.forced_gzip = Some(Gzip::Undeclared);
+    let mut d = HostSpec::new("slow", addr(58), Family::Trs);
+    d.faults.latency = Some(Duration::from_millis(50));
+    let h = sim::start(SimConfig {
+        hosts: vec![a, b, d],
+    })
+    .await
+    .unwrap();
+    // reqwest sends Accept-Encoding only when its decoder is on; turn it off to see the bytes.
+    let raw = reqwest::Client::builder().no_gzip().build().unwrap();
+    let declared = get(&raw, &h.entry_url("gz").unwrap()).await;
+    assert_eq!(declared.header("content-encoding").as_deref(), Some("gzip"));
+    assert!(declared.body.starts_with(&[0x1f, 0x8b]));
+    let undeclared = get(&raw, &h.entry_url("gz-raw").unwrap()).await;
+    assert_eq!(undeclared.header("content-encoding"), None);
+    assert!(undeclared.body.starts_with(&[0x1f, 0x8b]));
+    let mut text = String::new();
+    std::io::Read::read_to_string(
+        &mut flate2::read::GzDecoder::new(&undeclared.body[..]),
+        &mut text,
+    )
+    .unwrap();
+    assert!(text.contains("createPageHTML"));
+    // A decoding client sees plain HTML.
+    let decoding = get(&client(), &h.entry_url("gz").unwrap()).await;
+    assert!(decoding.text().contains("createPageHTML"));
+    let t0 = std::time::Instant::now();
+    assert_eq!(
+        get(&raw, &h.entry_url("slow").unwrap()).await.status,
+        StatusCode::OK
+    );
+    assert!(t0.elapsed() >= Duration::from_millis(50));
+}
+
+#[tokio::test]
+async fn multipage_articles_split_into_three_parts() {
+    let mut s = HostSpec::new("multi", addr(59), Family::Trs);
+    s.reports = 6;
+    s.attachment_every = 0;
+    s.multipage_every = 2;
+    let h = start_one(s).await;
+    let c = client();
+    let truth = h.truth("multi");
+    let split: Vec<_> = truth.iter().filter(|t| t.parts.len() == 3).collect();
+    assert_eq!(split.len(), 3);
+    assert!(
+        truth
+            .iter()
+            .filter(|t| t.parts.len() == 1)
+            .all(|t| t.parts[0] == t.url)
+    );
+    let t = split[0];
+    assert_eq!(t.parts[0], t.url);
+    assert!(t.parts[1].ends_with("_1.html") && t.parts[2].ends_with("_2.html"));
+    let mut texts = Vec::new();
+    for (k, url) in t.parts.iter().enumerate() {
+        let p = get(&c, url).await;
+        assert_eq!(p.status, StatusCode::OK, "{url}");
+        let text = p.text();
+        let stem = t.url.rsplit('/').next().unwrap().trim_end_matches(".html");
+        assert!(text.contains(&format!("createPageHTML(3, {k}, \"{stem}\", \"html\")")));
+        assert!(text.contains(&format!("<title>{}</title>", t.title)));
+        texts.push(text);
+    }
+    let has = |k: usize, s: &str| texts[k].contains(s);
+    assert!(has(0, "第二十条第（一）项") && !has(0, "本列数据的勾稽关系") && !has(0, "行政复议"));
+    assert!(has(1, "本列数据的勾稽关系") && !has(1, "第二十条") && !has(1, "复议后起诉"));
+    assert!(has(2, "复议后起诉") && has(2, "六、其他需要报告的事项") && !has(2, "第二十条"));
+    // The first part alone has no table 三; the parts together are the whole report.
+    let alone = gknb::report::parse(&gknb::report::Input {
+        bytes: texts[0].as_bytes(),
+        source: &t.url,
+        content_type: Some("text/html; charset=utf-8"),
+    });
+    assert_ne!(alone.status, gknb::model::Status::Ok);
+    let joined = texts.concat();
+    let whole = gknb::report::parse(&gknb::report::Input {
+        bytes: joined.as_bytes(),
+        source: &t.url,
+        content_type: Some("text/html; charset=utf-8"),
+    });
+    assert_eq!(whole.status, t.expected_status(), "{:?}", whole.reason);
+    for (key, value) in t.report.expected_values() {
+        assert_eq!(whole.fact(&key).and_then(|f| f.value), Some(value), "{key}");
+    }
+}
+
+#[tokio::test]
+async fn gkmlpt_shell_config_and_json_api() {
+    let mut flat = HostSpec::new("gk", addr(61), Family::Gkmlpt);
+    flat.reports = 25;
+    flat.per_page = 10;
+    let mut years = HostSpec::new("gk-years", addr(62), Family::Gkmlpt);
+    years.reports = 18;
+    years.per_page = 2;
+    years.layout = Layout::YearColumns;
+    let h = sim::start(SimConfig {
+        hosts: vec![flat, years],
+    })
+    .await
+    .unwrap();
+    let c = client();
+    let node = Regex::new(r"\{id:(\d+),name:'([^']*)',post_count:(\d+)").unwrap();
+    let post = Regex::new(r"/gkmlpt/content/\d+/\d+/post_\d+\.html$").unwrap();
+    for host in ["gk", "gk-years"] {
+        let entry = Url::parse(&h.entry_url(host).unwrap()).unwrap();
+        assert_eq!(entry.path(), "/gkmlpt/annualreport");
+        let shell = get(&c, entry.as_str()).await.text();
+        assert!(shell.contains("window._CONFIG = {SID:'755001'"));
+        assert!(
+            article_links(&entry, &shell).is_empty(),
+            "the shell has no links"
+        );
+        let cats: Vec<(String, String, usize)> = node
+            .captures_iter(&shell)
+            .map(|c| (c[1].to_string(), c[2].to_string(), c[3].parse().unwrap()))
+            .collect();
+        assert!(
+            cats.iter()
+                .any(|(id, name, _)| id == "2629" && name == "政府信息公开年报")
+        );
+        assert!(cats.iter().any(|(_, name, _)| name == "机构职能"));
+        let mut found = BTreeSet::new();
+        // Everything under 2629: the category itself and its children (ids above 2629 here).
+        for (id, _, count) in cats
+            .iter()
+            .filter(|(id, ..)| id.as_str() >= "2629" && id.as_str() < "2650")
+        {
+            let mut seen = 0;
+            for page in 1.. {
+                let api = entry
+                    .join(&format!("/gkmlpt/api/all/{id}?page={page}&sid=755001"))
+                    .unwrap();
+                let p = get(&c, api.as_str()).await;
+                assert_eq!(p.status, StatusCode::OK);
+                let json: serde_json::Value = serde_json::from_slice(&p.body).unwrap();
+                assert_eq!(json["classify"]["post_count"].as_u64(), Some(*count as u64));
+                let articles = json["articles"].as_array().unwrap();
+                if articles.is_empty() {
+                    break;
+                }
+                for a in articles {
+                    let url = a["url"].as_str().unwrap().to_string();
+                    assert!(post.is_match(&url), "{url}");
+                    assert!(a["title"].as_str().unwrap().contains("年度报告"));
+                    found.insert(url);
+                    seen += 1;
+                }
+            }
+            assert_eq!(seen, *count, "category {id}");
+        }
+        assert_eq!(found, truth_urls(&h, host), "{host}");
+    }
+    let t = h
+        .truth("gk")
+        .into_iter()
+        .find(|t| t.kind == ReportKind::Html)
+        .unwrap();
+    let page = get(&c, &t.url).await.text();
+    assert!(page.contains("DETAIL:{id:") && page.contains("\\u003C"));
+    let parsed = gknb::report::parse(&gknb::report::Input {
+        bytes: page.as_bytes(),
+        source: &t.url,
+        content_type: Some("text/html; charset=utf-8"),
+    });
+    assert_eq!(parsed.status, t.expected_status(), "{:?}", parsed.reason);
+    let empty = get(
+        &c,
+        &format!(
+            "{}/gkmlpt/api/all/2601?page=1&sid=755001",
+            h.base_url("gk").unwrap()
+        ),
+    )
+    .await;
+    assert!(empty.text().contains("\"articles\":[]"));
+}
+
+#[tokio::test]
+async fn home_page_links_the_entry() {
+    let h = sim::start(SimConfig::fault_zoo(100)).await.unwrap();
+    let c = client();
+    for name in ["trs", "hanweb", "govcn", "gkmlpt", "messy"] {
+        let base = Url::parse(&h.base_url(name).unwrap()).unwrap();
+        let home = get(&c, base.as_str()).await;
+        assert_eq!(home.status, StatusCode::OK);
+        let links: Vec<String> = hrefs(&home.text())
+            .into_iter()
+            .filter_map(|l| base.join(&l).ok())
+            .map(|u| u.to_string())
+            .collect();
+        assert!(
+            links.contains(&h.entry_url(name).unwrap()),
+            "{name}: {links:?}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn messy_dates_in_listings() {
+    let mut s = HostSpec::new("dates", addr(63), Family::Trs);
+    s.reports = 20;
+    s.faults.messy_dates = true;
+    let mut hw = HostSpec::new("dates-hw", addr(64), Family::Hanweb);
+    hw.reports = 10;
+    hw.faults.messy_dates = true;
+    let h = sim::start(SimConfig { hosts: vec![s, hw] }).await.unwrap();
+    let c = client();
+    let text = get(&c, &h.entry_url("dates").unwrap()).await.text();
+    assert!(
+        Regex::new(r"\d{4}年\d{2}月\d{2}日")
+            .unwrap()
+            .is_match(&text)
+    );
+    assert!(
+        Regex::new(r"\[\d{4}-\d{2}-\d{2}\]")
+            .unwrap()
+            .is_match(&text)
+    );
+    assert!(
+        Regex::new(r"\d{4}-\n\d{2}-\n\d{2}")
+            .unwrap()
+            .is_match(&text)
+    );
+    assert!(text.contains("<span class=\"date\">") && text.contains("</span></a></li>"));
+    let base = Url::parse(&h.entry_url("dates").unwrap()).unwrap();
+    let found: BTreeSet<String> = article_links(&base, &text).into_iter().collect();
+    assert_eq!(found, truth_urls(&h, "dates"));
+    let xml = get(&c, &h.entry_url("dates-hw").unwrap()).await.text();
+    assert!(Regex::new(r"\d{4}/\d{1,2}/\d{1,2}").unwrap().is_match(&xml));
+}
+
+#[tokio::test]
+async fn drift_moves_the_column_and_the_home_page_follows() {
+    let mut hosts = Vec::new();
+    for (name, last, family) in [
+        ("d-trs", 65, Family::Trs),
+        ("d-gov", 66, Family::GovCn),
+        ("d-hw", 67, Family::Hanweb),
+    ] {
+        let mut s = HostSpec::new(name, addr(last), family);
+        s.reports = 8;
+        hosts.push(s);
+    }
+    let h = sim::start(SimConfig { hosts }).await.unwrap();
+    let c = client();
+    for name in ["d-trs", "d-gov", "d-hw"] {
+        let old_entry = h.entry_url(name).unwrap();
+        let added = h.add_report(name, 2025).unwrap();
+        let old_truth = truth_urls(&h, name);
+        assert!(old_truth.contains(&added.url));
+        let new_entry = h.drift(name).unwrap();
+        assert_ne!(new_entry, old_entry);
+        assert_eq!(h.entry_url(name).as_deref(), Some(new_entry.as_str()));
+        let moved = get(&c, &old_entry).await;
+        assert_eq!(moved.status, StatusCode::MOVED_PERMANENTLY, "{name}");
+        assert_eq!(moved.header("location").as_deref(), Some("/"));
+        let base = Url::parse(&h.base_url(name).unwrap()).unwrap();
+        let home = get(&c, base.as_str()).await.text();
+        let linked: Vec<String> = hrefs(&home)
+            .into_iter()
+            .filter_map(|l| base.join(&l).ok())
+            .map(|u| u.to_string())
+            .collect();
+        assert!(
+            linked.contains(&new_entry),
+            "{name}: home links the new column"
+        );
+        let new_truth = truth_urls(&h, name);
+        assert_eq!(new_truth.len(), 9, "{name}: the added report survives");
+        assert!(
+            new_truth.is_disjoint(&old_truth),
+            "{name}: every article moved"
+        );
+        let entry = Url::parse(&new_entry).unwrap();
+        let listing = get(&c, entry.as_str()).await;
+        assert_eq!(listing.status, StatusCode::OK);
+        let found: BTreeSet<String> = article_links(&entry, &listing.text()).into_iter().collect();
+        assert_eq!(found, new_truth, "{name}");
+        for old in old_truth.iter().take(2) {
+            let s = get(&c, old).await.status;
+            assert!(
+                s == StatusCode::NOT_FOUND || s == StatusCode::MOVED_PERMANENTLY,
+                "{old}: {s}"
+            );
+        }
+        for new in new_truth.iter().take(2) {
+            assert_eq!(get(&c, new).await.status, StatusCode::OK, "{new}");
+        }
+    }
+}
+
+#[tokio::test]
+async fn shutdown_closes_the_listeners() {
+    let h = start_one(HostSpec::new("bye", addr(68), Family::Trs)).await;
+    let entry = h.entry_url("bye").unwrap();
+    let c = reqwest::Client::builder()
+        .pool_max_idle_per_host(0)
+        .timeout(Duration::from_secs(2))
+        .build()
+        .unwrap();
+    assert_eq!(c.get(&entry).send().await.unwrap().status(), StatusCode::OK);
+    h.shutdown();
+    // Aborted tasks drop their listener at the next poll; give the runtime a turn.
+    tokio::task::yield_now().await;
+    let err = c
+        .get(&entry)
+        .send()
+        .await
+        .expect_err("nothing listens any more");
+    assert!(err.is_connect() || err.is_request(), "{err}");
 }

@@ -18,15 +18,42 @@
 //! * [`Family::GovCn`]: `…/ndbg/index.htm`, then `home_1.htm` (= page 2), `home_2.htm`, …
 //!   (`home_0.htm` is page 1 again), pager as `<a>` links; articles `../YYYYMM/content_N.htm`
 //!   with the body in `<div id="UCAP-CONTENT">`.
+//! * [`Family::Gkmlpt`]: `/gkmlpt/annualreport` (also `/gkmlpt/index`) is an SPA shell whose
+//!   `window._CONFIG = { SID: '755001', TREE: [...] }` names the categories (政府信息公开年报
+//!   is id 2629, year or department sub-categories are its `children`); listings come only from
+//!   `GET /gkmlpt/api/all/{cat}?page=N&sid=755001` (1-based pages, JSON
+//!   `{"classify":{"post_count":N},"articles":[{"title","url","post_url",…}]}`, empty
+//!   `articles` past the end); articles `/gkmlpt/content/{v}/{folder}/post_{id}.html` repeat
+//!   their body in `_CONFIG.DETAIL.content`.
 //!
-//! Attachment-only reports are short stubs linking `/module/download/downfile.jsp?…`, which
-//! 302-redirects to `/attach/0/<hex>.pdf`. Image-only reports link PNGs under `/attach/img/`.
+//! Every host also serves a home page (`/`) whose navigation links the entry URL, next to
+//! `javascript:` and cross-site links.
+//!
+//! Attachment-only reports are short stubs: TRS and gov.cn stubs link `./P0YYYYMMDD….pdf` next
+//! to the article; Hanweb stubs link `/module/download/downfile.jsp?classid=0&filename=….pdf`,
+//! which 302-redirects to `/attach/0/<hex>.pdf`. Image-only reports link PNGs under
+//! `/attach/img/`.
 //! Every 200 page carries an `ETag` and `Last-Modified`; conditional GETs get 304.
 //!
 //! The [`SimHandle`] exposes the ground truth ([`SimHandle::truth`]: every report URL with its
-//! [`SynthReport`](crate::synth::SynthReport)), the request log ([`SimHandle::requests`]), and
-//! [`SimHandle::add_report`] for incremental-crawl tests. Pages are generated on demand from
-//! seeds, so [`SimConfig::bench`] scales to 100,000 pages without holding them in memory.
+//! [`SynthReport`]; [`SimHandle::report_urls`] for just the URLs), the request log
+//! ([`SimHandle::requests`], [`SimHandle::repeated_fetches`]), and [`SimHandle::add_report`]
+//! for incremental-crawl tests. Listings may also carry non-report notices
+//! ([`HostSpec::noise_every`]); they are never part of the truth.
+//!
+//! Presets: [`SimConfig::fault_zoo`] (one host per family and per fault, with a table of the
+//! expected crawler behaviour) and [`SimConfig::bench`] (many well-behaved hosts). Pages are
+//! generated on demand from seeds, so the bench world scales to 100,000 pages without holding
+//! them in memory (about 100 MB resident for 200 hosts × 500 reports, most of it connection
+//! buffers).
+//!
+//! Faults (per host, [`Faults`]): rate limit with `Retry-After` (seconds or HTTP-date), 503
+//! bursts, hung responses, 瑞数 412 / 加速乐 521 / WZWS 200 challenges, a 302-to-self cookie
+//! loop, robots.txt `Disallow: /` or `Crawl-delay`, a browser-UA filter, a sticky pager, deep
+//! stub pages, duplicate listings, `javascript:` links, the relative-URL zoo, JS/meta-refresh
+//! shells, forced gzip (declared or not), fixed latency and mixed listing date formats; charset
+//! profiles per host
+//! ([`Charset`]).
 //!
 //! ```no_run
 //! # async fn demo() -> Result<(), gknb::sim::SimError> {
@@ -80,6 +107,8 @@ pub enum Family {
     Hanweb,
     /// gov.cn style: `index.htm`, `home_1.htm`, …, `content_N.htm`.
     GovCn,
+    /// Guangdong gkmlpt: SPA shell with `window._CONFIG` and a JSON listing API.
+    Gkmlpt,
 }
 
 /// How a host's annual-report column is organised.
@@ -121,7 +150,8 @@ impl Charset {
 /// What a report page holds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ReportKind {
-    /// Full HTML report with tables 二, 三, 四.
+    /// Full HTML report with tables 二, 三, 四 (free-form tables when the report format is
+    /// `Legacy`, i.e. for years before 2019).
     Html,
     /// A ~400-byte stub whose link leads (through a 302) to a PDF.
     AttachmentOnly,
@@ -216,6 +246,24 @@ pub struct Faults {
     /// (Hanweb: a 54-byte body).
     pub deep_stubs: bool,
     pub shell_entry: Option<Shell>,
+    /// F-UA403: 403 (robots.txt included) unless the `User-Agent` contains `Mozilla/`.
+    pub browser_ua_only: bool,
+    /// F-GZIP: HTML bodies gzip-compressed whatever the request's `Accept-Encoding`.
+    pub forced_gzip: Option<Gzip>,
+    /// F-SLOW: every response waits this long before the first byte.
+    pub latency: Option<Duration>,
+    /// F-DATE / F-TRUNC: listing dates in mixed formats (`2024年01月26日`, `2024/1/26`,
+    /// `[2024-01-26]`, split over lines), and on odd ids the date inside the `<a>`.
+    pub messy_dates: bool,
+}
+
+/// How a forced-gzip host labels its bodies.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Gzip {
+    /// `Content-Encoding: gzip` (a client with gzip support decodes transparently).
+    Declared,
+    /// No `Content-Encoding`: only the `1f 8b` magic bytes tell.
+    Undeclared,
 }
 
 impl Default for Faults {
@@ -233,6 +281,10 @@ impl Default for Faults {
             url_zoo: false,
             deep_stubs: false,
             shell_entry: None,
+            browser_ua_only: false,
+            forced_gzip: None,
+            latency: None,
+            messy_dates: false,
         }
     }
 }
@@ -257,7 +309,21 @@ pub struct HostSpec {
     pub image_every: usize,
     /// Pad HTML report pages to at least this many bytes (0: natural size, ~50 KB).
     pub page_bytes: usize,
-    /// Report years cycle through `first_year..=last_year` per agency.
+    /// Every n-th HTML report has a deliberately wrong total (`requests.total_handled.total`
+    /// one too high), so T3-A, T3-B and T3-C fail for it (0: none).
+    pub inconsistent_every: usize,
+    /// Every n-th HTML report (TRS families only) is split into three pages: the article holds
+    /// sections 一–二 and `createPageHTML(3, 0, "tYYYYMMDD_ID", "html")`; `…_1.html` holds
+    /// section 三, `…_2.html` sections 四–六 (0: none).
+    pub multipage_every: usize,
+    /// Title variants on 4 reports in 10 (agency first without 工作, full-width year, missing
+    /// year, （超链版）).
+    pub title_variants: bool,
+    /// After every n-th report, a non-report article (指南, 工作要点, 通知) in the same column
+    /// (0: none). These are listed but are not part of the truth.
+    pub noise_every: usize,
+    /// Report years cycle through `first_year..=last_year` per agency; years before 2019 give
+    /// legacy pages (kind `Html`, report format [`Format::Legacy`](crate::model::Format)).
     pub first_year: i32,
     pub last_year: i32,
     pub seed: u64,
@@ -278,6 +344,10 @@ impl HostSpec {
             attachment_every: 8,
             image_every: 0,
             page_bytes: 0,
+            inconsistent_every: 0,
+            multipage_every: 0,
+            title_variants: false,
+            noise_every: 0,
             first_year: 2019,
             last_year: 2024,
             seed: name
@@ -324,6 +394,116 @@ impl SimConfig {
     }
 }
 
+impl SimConfig {
+    /// One well-behaved host per family plus one host per fault, on 127.0.0.`first_octet`
+    /// upwards (21 hosts), each with 12 reports. Host names say what they test:
+    ///
+    /// | name | what the crawler should do |
+    /// |---|---|
+    /// | `trs`, `trs-one`, `hanweb`, `govcn`, `gkmlpt` | find every report exactly once |
+    /// | `years`, `depts` | follow sub-columns (year / 部门 / 街镇) |
+    /// | `gbk`, `conflict` | decode GBK without (or against) the header charset |
+    /// | `rate` | honour `Retry-After` (429 after 3 requests per second) |
+    /// | `flaky` | retry 503s (first two requests of each path) |
+    /// | `hang` | time out and retry (first request of each article held open) |
+    /// | `rs412`, `jsl521`, `wzws` | classify as blocked; save no garbage |
+    /// | `cookie-loop` | keep a cookie jar, cap redirects |
+    /// | `robots-deny` | fetch nothing but robots.txt |
+    /// | `sticky` | stop paging (every `index_N` repeats page 1); only the first 10 reports of the truth are reachable |
+    /// | `messy` | deep stubs, duplicates, `javascript:` links, URL zoo, JS shell, title variants, non-report notices: find every report once, save no notice as a report |
+    /// | `ua` | send a browser-like `User-Agent` (403 otherwise) |
+    /// | `gzip-raw` | sniff gzip magic bytes: bodies are gzipped without `Content-Encoding` |
+    pub fn fault_zoo(first_octet: u8) -> SimConfig {
+        let mut n = first_octet;
+        let mut host = |name: &str, family: Family| {
+            let ip = std::net::Ipv4Addr::new(127, 0, 0, n);
+            n = n.wrapping_add(1);
+            let mut h = HostSpec::new(name, SocketAddr::from((ip, 0)), family);
+            h.reports = 12;
+            h
+        };
+        let mut hosts = vec![
+            host("trs", Family::Trs),
+            host("trs-one", Family::TrsOneBased),
+            host("hanweb", Family::Hanweb),
+            host("govcn", Family::GovCn),
+            host("gkmlpt", Family::Gkmlpt),
+        ];
+        let mut h = host("years", Family::Trs);
+        h.layout = Layout::YearColumns;
+        hosts.push(h);
+        let mut h = host("depts", Family::Hanweb);
+        h.layout = Layout::DeptColumns;
+        hosts.push(h);
+        let mut h = host("gbk", Family::Trs);
+        h.charset = Charset::GbkNoHeader;
+        hosts.push(h);
+        let mut h = host("conflict", Family::GovCn);
+        h.charset = Charset::Conflict;
+        hosts.push(h);
+        let mut h = host("rate", Family::Trs);
+        h.faults.rate_limit = Some(RateLimit {
+            max_requests: 3,
+            per: Duration::from_secs(1),
+            retry_after: RetryAfter::Seconds(1),
+        });
+        hosts.push(h);
+        let mut h = host("flaky", Family::Trs);
+        h.faults.unavailable = Some(PathFault {
+            first_n: 2,
+            path_contains: None,
+        });
+        hosts.push(h);
+        let mut h = host("hang", Family::Trs);
+        h.faults.hang = Some(PathFault {
+            first_n: 1,
+            path_contains: Some("/t20".to_string()),
+        });
+        hosts.push(h);
+        for (name, ch) in [
+            ("rs412", Challenge::Rs412),
+            ("jsl521", Challenge::Jsl521),
+            ("wzws", Challenge::Wzws),
+            ("cookie-loop", Challenge::CookieLoop),
+        ] {
+            let mut h = host(name, Family::Trs);
+            h.faults.challenge = Some(ch);
+            hosts.push(h);
+        }
+        let mut h = host("robots-deny", Family::Trs);
+        h.faults.robots = Robots::DisallowAll;
+        hosts.push(h);
+        let mut h = host("sticky", Family::Trs);
+        h.reports = 30;
+        h.per_page = 10;
+        h.faults.sticky_pager = true;
+        hosts.push(h);
+        let mut h = host("messy", Family::Trs);
+        h.reports = 30;
+        h.per_page = 10;
+        h.layout = Layout::DeptColumns;
+        h.title_variants = true;
+        h.noise_every = 4;
+        h.faults = Faults {
+            deep_stubs: true,
+            duplicate_listings: true,
+            js_links: true,
+            url_zoo: true,
+            shell_entry: Some(Shell::LocationReplace),
+            messy_dates: true,
+            ..Faults::default()
+        };
+        hosts.push(h);
+        let mut h = host("ua", Family::GovCn);
+        h.faults.browser_ua_only = true;
+        hosts.push(h);
+        let mut h = host("gzip-raw", Family::Hanweb);
+        h.faults.forced_gzip = Some(Gzip::Undeclared);
+        hosts.push(h);
+        SimConfig { hosts }
+    }
+}
+
 /// One request as the simulator saw it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RequestRecord {
@@ -343,19 +523,43 @@ pub struct TruthReport {
     /// Absolute canonical URL of the report page.
     pub url: String,
     pub kind: ReportKind,
-    /// The numbers behind the page (for `Html`; stubs and image pages carry the same title).
+    /// The numbers behind the page (for `Html`; stubs and image pages carry the same title;
+    /// legacy reports have format `Legacy` and no values).
     pub report: SynthReport,
+    /// False for a report published with a deliberate inconsistency (see
+    /// [`HostSpec::inconsistent_every`]): a parser must mark it invalid.
+    pub consistent: bool,
     /// Title as listed and printed.
     pub title: String,
     /// Publication date `YYYY-MM-DD`.
     pub published: String,
-    /// For attachment-only reports: the link in the stub (a 302) and the final PDF URL.
+    /// For attachment-only reports: the link in the stub (absolute; a 302 on Hanweb hosts) and
+    /// the final PDF URL (the same URL on TRS and gov.cn hosts).
     pub attachment_link: Option<String>,
     pub attachment_url: Option<String>,
     /// Absolute URLs of the column pages (first pages) that list this report.
     pub listed_in: Vec<String>,
     /// Whether the page bytes are GBK.
     pub gbk: bool,
+    /// URLs of every page of the article, `url` first (one entry unless the article is split,
+    /// see [`HostSpec::multipage_every`]); the report is whole only when all are read.
+    pub parts: Vec<String>,
+}
+
+impl TruthReport {
+    /// The status a correct parser gives this page (all its [`parts`](TruthReport::parts)
+    /// together): `ok`, `invalid` (deliberately inconsistent), `legacy` (before 2019),
+    /// `attachment_only` or `image_only`.
+    pub fn expected_status(&self) -> crate::model::Status {
+        use crate::model::{Format, Status};
+        match self.kind {
+            ReportKind::AttachmentOnly => Status::AttachmentOnly,
+            ReportKind::ImageOnly => Status::ImageOnly,
+            ReportKind::Html if self.report.format == Format::Legacy => Status::Legacy,
+            ReportKind::Html if !self.consistent => Status::Invalid,
+            ReportKind::Html => Status::Ok,
+        }
+    }
 }
 
 /// Public facts about a running host.
@@ -399,10 +603,27 @@ impl SimHandle {
             .unwrap_or_default()
     }
 
+    /// Just the canonical report URLs of a host, newest first: cheap (no report synthesis),
+    /// for checks over the whole bench world.
+    pub fn report_urls(&self, host: &str) -> Vec<String> {
+        self.shared
+            .host(host)
+            .map(|h| h.report_urls())
+            .unwrap_or_default()
+    }
+
     /// Publishes a new report for `year` (a new agency, dated after existing reports of that
     /// publication year) and returns it; `None` for an unknown host.
     pub fn add_report(&self, host: &str, year: i32) -> Option<TruthReport> {
         self.shared.host(host).map(|h| h.add_report(year))
+    }
+
+    /// Reorganises a host's site (F-DRIFT, portals.md scenario 8): the annual-report column and
+    /// every article move under a new root; old column paths (and TRS articles below them)
+    /// answer 301 to `/`, other old article paths 404; the home page links the new entry. Returns the new entry URL (`None` for an
+    /// unknown host). [`SimHandle::truth`] reflects the new URLs.
+    pub fn drift(&self, host: &str) -> Option<String> {
+        self.shared.host(host).map(|h| h.drift())
     }
 
     /// A copy of the request log.
@@ -420,6 +641,18 @@ impl SimHandle {
             .into_iter()
             .filter(|r| r.host == host)
             .collect()
+    }
+
+    /// Paths of one host that were answered 200 more than once, with their count: a crawler
+    /// that dedups and uses conditional requests should leave this empty.
+    pub fn repeated_fetches(&self, host: &str) -> Vec<(String, usize)> {
+        let mut counts: std::collections::BTreeMap<String, usize> = Default::default();
+        for r in self.requests_to(host) {
+            if r.status == 200 {
+                *counts.entry(r.path).or_default() += 1;
+            }
+        }
+        counts.into_iter().filter(|(_, n)| *n > 1).collect()
     }
 
     /// Empties the request log (e.g. between a first and an incremental crawl).

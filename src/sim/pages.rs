@@ -5,6 +5,7 @@ use std::fmt::Write as _;
 
 use super::world::{Column, Host, ReportMeta, rel_link};
 use super::{Charset, Family, ReportKind, Robots, Shell};
+use crate::model::Format;
 use crate::synth::{self, HtmlStyle, escape};
 
 /// Meta charset declaration for a host's HTML.
@@ -101,15 +102,19 @@ fn subnav(out: &mut String, host: &Host, from: &Column, children: &[Column]) {
     }
     out.push_str("<div class=\"sub-nav\"><ul>\n");
     for c in children {
-        let link = match host.spec.family {
+        let mut link = match host.spec.family {
             Family::Hanweb => format!("{}index.html", c.path),
             Family::GovCn => format!("{}index.htm", rel_dir(&from.path, &c.path)),
             _ => rel_dir(&from.path, &c.path),
         };
+        if host.spec.faults.url_zoo {
+            // Static servers ignore the query; the crawler must still resolve it correctly.
+            link.push_str("?uid=428451&amp;pageNum=1");
+        }
         let _ = writeln!(
             out,
             "<li><a href=\"{}\">{}</a></li>",
-            escape(&link),
+            escape_href(&link),
             escape(&c.title)
         );
     }
@@ -121,6 +126,22 @@ fn rel_dir(from: &str, to: &str) -> String {
     let mut s = rel_link(from, &format!("{to}x"));
     s.pop();
     s
+}
+
+/// The date a listing prints: ISO normally; under `messy_dates` one of the forms portals use
+/// (`2024年01月26日`, `2024/1/26`, `[2024-01-26]`, split over lines).
+fn listing_date(host: &Host, r: &ReportMeta) -> String {
+    let (y, m, d) = r.date;
+    if !host.spec.faults.messy_dates {
+        return r.published();
+    }
+    match r.id % 5 {
+        0 => format!("{y}年{m:02}月{d:02}日"),
+        1 => format!("{y}/{m}/{d}"),
+        2 => format!("[{}]", r.published()),
+        3 => format!("{y}-\n{m:02}-\n{d:02}"),
+        _ => r.published(),
+    }
 }
 
 fn items(out: &mut String, host: &Host, column: &Column, items: &[ReportMeta]) {
@@ -137,7 +158,17 @@ fn items(out: &mut String, host: &Host, column: &Column, items: &[ReportMeta]) {
                     out,
                     "<li><h4><a href=\"{h}\" target=\"_blank\">{}</a><span class=\"date\">{}</span></h4></li>",
                     escape(&title),
-                    r.published()
+                    listing_date(host, r)
+                );
+            }
+            // F-TRUNC: some templates put the date inside the anchor.
+            _ if host.spec.faults.messy_dates && r.id % 2 == 1 => {
+                let _ = writeln!(
+                    out,
+                    "<li><a href=\"{h}\" target=\"_blank\" title=\"{}\">{}<span class=\"date\">{}</span></a></li>",
+                    escape(&title),
+                    escape(&truncated(&title)),
+                    listing_date(host, r)
                 );
             }
             _ => {
@@ -146,7 +177,7 @@ fn items(out: &mut String, host: &Host, column: &Column, items: &[ReportMeta]) {
                     "<li><a href=\"{h}\" target=\"_blank\" title=\"{}\">{}</a><span class=\"date\">{}</span></li>",
                     escape(&title),
                     escape(&truncated(&title)),
-                    r.published()
+                    listing_date(host, r)
                 );
             }
         }
@@ -244,7 +275,7 @@ fn record(host: &Host, r: &ReportMeta) -> String {
     format!(
         "<record><![CDATA[<li><a href=\"{h}\" title='{title}' target='_blank'>{}</a><span>{}</span></li>]]></record>\n",
         escape(&truncated(&r.title())),
-        r.published()
+        listing_date(host, r)
     )
 }
 
@@ -306,8 +337,12 @@ pub(crate) const HANWEB_STUB: &str =
 pub(crate) fn report_page(host: &Host, r: &ReportMeta) -> String {
     let title = r.title();
     let page = match r.kind {
+        _ if r.noise => notice(&title, r),
         ReportKind::AttachmentOnly => {
-            synth::render_attachment_stub(&title, r.year, &r.agency, &r.attachment_link())
+            synth::render_attachment_stub(&title, r.year, &r.agency, &r.attachment_href())
+        }
+        ReportKind::Html if r.format() == Format::Legacy => {
+            synth::render_legacy(&title, r.year, &r.agency, r.seed)
         }
         ReportKind::ImageOnly => {
             let imgs: Vec<String> = (1..=3)
@@ -318,6 +353,7 @@ pub(crate) fn report_page(host: &Host, r: &ReportMeta) -> String {
         }
         ReportKind::Html => {
             let style = HtmlStyle {
+                title: (r.variant != 0).then(|| title.clone()),
                 pad_to_bytes: host.spec.page_bytes,
                 meta_charset: Some(meta_charset_name(host).to_string()),
                 ..HtmlStyle::varied(r.seed)
@@ -325,7 +361,8 @@ pub(crate) fn report_page(host: &Host, r: &ReportMeta) -> String {
             synth::render_html(&r.synth(), &style)
         }
     };
-    let page = if host.spec.charset.is_gbk() && r.kind != ReportKind::Html {
+    // render_html already declared gb2312; the stub, image and notice pages say utf-8.
+    let page = if host.spec.charset.is_gbk() {
         page.replacen(
             "<meta charset=\"utf-8\">",
             "<meta http-equiv=\"Content-Type\" content=\"text/html; charset=gb2312\">",
@@ -345,8 +382,175 @@ pub(crate) fn report_page(host: &Host, r: &ReportMeta) -> String {
             "<div class=\"artile_zw\" id=\"zoom\">",
             1,
         ),
+        Family::Gkmlpt => gkmlpt_detail(page, r),
         _ => page,
     }
+}
+
+/// Part `k` of a report page: the whole page when the article is not split; otherwise the
+/// page's chrome around one slice of the content, with the TRS in-article pager.
+pub(crate) fn report_part(host: &Host, r: &ReportMeta, k: u8) -> String {
+    let page = report_page(host, r);
+    if r.parts <= 1 {
+        return page;
+    }
+    let Some(open) = page.find("id=\"zoom\">").map(|i| i + "id=\"zoom\">".len()) else {
+        return page;
+    };
+    let close = page[open..]
+        .find("</div>\n<div class=\"tools\">")
+        .map_or(page.len(), |i| open + i);
+    // Cut before the paragraphs that open sections 三 and 四.
+    let cut = |heading: &str| {
+        page[open..close]
+            .find(heading)
+            .and_then(|i| page[open..open + i].rfind("<p "))
+            .map_or(close, |i| open + i)
+    };
+    let bounds = [
+        open,
+        cut("三、收到和处理政府信息公开申请情况"),
+        cut("四、政府信息公开行政复议、行政诉讼情况"),
+        close,
+    ];
+    let k = usize::from(k.min(2));
+    let stem = r
+        .path
+        .rsplit('/')
+        .next()
+        .and_then(|f| f.strip_suffix(".html"))
+        .unwrap_or("");
+    format!(
+        "{}{}<div id=\"pagenav\"><script type=\"text/javascript\">createPageHTML({}, {k}, \"{stem}\", \"html\");</script></div>\n{}",
+        &page[..open],
+        &page[bounds[k]..bounds[k + 1]],
+        r.parts,
+        &page[close..]
+    )
+}
+
+/// The gkmlpt SPA shell: no links, only `window._CONFIG` with the category tree. Two unrelated
+/// categories sit beside 政府信息公开年报 so a crawler has to pick by name.
+pub(crate) fn gkmlpt_shell(host: &Host, tree: &[(Column, usize)]) -> String {
+    let node = |c: &Column, count: usize, children: String| {
+        format!(
+            "{{id:{},name:'{}',post_count:{count},children:[{children}]}}",
+            c.col_id,
+            c.title.replace('\'', "")
+        )
+    };
+    let children: Vec<String> = tree
+        .iter()
+        .skip(1)
+        .map(|(c, n)| node(c, *n, String::new()))
+        .collect();
+    let root = tree
+        .first()
+        .map(|(c, n)| node(c, *n, children.join(",")))
+        .unwrap_or_default();
+    format!(
+        "<!DOCTYPE html><html><head>{}<title>{}政府信息公开目录</title></head><body><div id=\"app\"></div>\n<script>window._CONFIG = {{SID:'{sid}',SERVICE_AREA_ID:'440300',TREE:[{{id:2601,name:'机构职能',post_count:12,children:[]}},{root},{{id:2650,name:'政府信息公开指南',post_count:1,children:[]}}]}};</script>\n<script src=\"/gkmlpt/static/js/app.js\"></script></body></html>\n",
+        meta(host),
+        escape(&host.city),
+        sid = super::world::GKMLPT_SID,
+    )
+}
+
+/// The gkmlpt listing API: one page of articles as JSON.
+pub(crate) fn gkmlpt_api(
+    host: &Host,
+    column: Option<&Column>,
+    items: &[ReportMeta],
+    total: usize,
+) -> String {
+    let articles: Vec<serde_json::Value> = items
+        .iter()
+        .map(|r| {
+            let url = format!("{}{}", host.base, r.path);
+            let attachment: Vec<serde_json::Value> = if r.kind == ReportKind::AttachmentOnly {
+                vec![serde_json::json!({
+                    "name": format!("{}.pdf", r.title()),
+                    "url": format!("{}{}", host.base, r.pdf_path),
+                })]
+            } else {
+                Vec::new()
+            };
+            let (y, m, d) = r.date;
+            serde_json::json!({
+                "id": r.id,
+                "title": r.title(),
+                "url": url,
+                "post_url": r.path,
+                "document_number": "",
+                "identifier": format!("11440300MB{:07}X/{y}-{:05}", r.id % 10_000_000, r.id % 100_000),
+                "publisher": r.agency,
+                "date": r.published(),
+                "display_publish_time": format!("{y}-{m:02}-{d:02} 09:30:00"),
+                "created_at": format!("{y}-{m:02}-{d:02} 09:30:00"),
+                "classify_main_name": column.map(|c| c.title.as_str()).unwrap_or(""),
+                "classify_theme_name": "其他",
+                "attachment": attachment,
+                "is_expired": false,
+                "is_abolished": false,
+            })
+        })
+        .collect();
+    serde_json::json!({
+        "classify": {
+            "id": column.map(|c| c.col_id),
+            "name": column.map(|c| c.title.as_str()),
+            "post_count": total,
+        },
+        "articles": articles,
+    })
+    .to_string()
+}
+
+/// gkmlpt detail pages repeat the article body as a JSON string in `_CONFIG.DETAIL.content`,
+/// with `<` escaped as `\u003C`.
+fn gkmlpt_detail(page: String, r: &ReportMeta) -> String {
+    let start = page.find("id=\"zoom\">").map(|i| i + "id=\"zoom\">".len());
+    let content = start
+        .and_then(|s| {
+            page[s..]
+                .find("</div>\n<div class=\"tools\">")
+                .map(|e| &page[s..s + e])
+        })
+        .unwrap_or("");
+    let json = serde_json::to_string(content)
+        .unwrap_or_default()
+        .replace('<', "\\u003C")
+        .replace('>', "\\u003E");
+    let title = serde_json::to_string(&r.title()).unwrap_or_default();
+    let script = format!(
+        "<script>window._CONFIG = {{SID:'{}',DETAIL:{{id:{},title:{title},content:{json}}}}};</script>\n",
+        super::world::GKMLPT_SID,
+        r.id
+    );
+    match page.rfind("</body>") {
+        Some(i) => format!("{}{script}{}", &page[..i], &page[i..]),
+        None => page + &script,
+    }
+}
+
+/// The portal's home page: navigation chrome, a link to the annual-report column, and links
+/// a crawler must not follow blindly (other sites, `javascript:`).
+pub(crate) fn home(host: &Host, entry_path: &str) -> String {
+    let city = escape(&host.city);
+    format!(
+        "<!DOCTYPE html><html><head>{}<title>{city}人民政府门户网站</title></head><body>\n<div class=\"top\"><a href=\"javascript:void(0)\">无障碍</a> <a href=\"javascript:void(0)\">长者版</a> <a href=\"http://www.gov.cn/\">中国政府网</a></div>\n<div class=\"nav\"><ul><li><a href=\"/\">首页</a></li><li><a href=\"{entry}\">政府信息公开年报</a></li><li><a href=\"javascript:goXxgkml('xxgknb')\">政府信息公开目录</a></li></ul></div>\n<div class=\"main\"><p>欢迎访问{city}人民政府门户网站。</p></div>\n<div class=\"footer\">主办单位：{city}人民政府办公室 ICP备00000000号</div>\n</body></html>\n",
+        meta(host),
+        entry = escape_href(entry_path),
+    )
+}
+
+/// A plain article that is not an annual report (no tables), for listing noise.
+fn notice(title: &str, r: &ReportMeta) -> String {
+    let t = escape(title);
+    format!(
+        "<!DOCTYPE html><html><head><meta charset=\"utf-8\"><meta name=\"ArticleTitle\" content=\"{t}\"><title>{t}</title></head><body><h1>{t}</h1><div class=\"info\">发布日期：{}</div><div class=\"TRS_Editor\" id=\"zoom\"><p>为进一步做好政府信息公开工作，现将有关事项通知如下。</p><p>各单位要高度重视，认真组织实施，确保各项工作落到实处。</p></div></body></html>\n",
+        r.published()
+    )
 }
 
 /// A ~160-byte JS or meta-refresh shell pointing at `target`.

@@ -4,6 +4,7 @@
 use std::collections::HashMap;
 use std::convert::Infallible;
 use std::hash::{Hash, Hasher};
+use std::io::Write as _;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime};
 
@@ -17,7 +18,7 @@ use tokio::net::TcpListener;
 use tokio::task::JoinSet;
 
 use super::world::{Host, Resource};
-use super::{Challenge, PathFault, RequestRecord, RetryAfter, pages};
+use super::{Challenge, Gzip, PathFault, RequestRecord, RetryAfter, pages};
 
 /// State shared by every connection.
 pub(crate) struct Shared {
@@ -124,6 +125,9 @@ async fn handle(shared: &Shared, idx: usize, req: Request<Incoming>) -> Resp {
             });
         }
     };
+    if let Some(latency) = host.spec.faults.latency {
+        tokio::time::sleep(latency).await;
+    }
     match pre_checks(host, &req, &path) {
         Pre::Respond(r) => {
             log(r.status().as_u16());
@@ -158,8 +162,39 @@ async fn handle(shared: &Shared, idx: usize, req: Request<Incoming>) -> Resp {
     }
     let mut r = serve(host, &path, &query);
     conditional(&mut r, if_none_match.as_deref(), if_modified_since);
+    if let Some(gzip) = host.spec.faults.forced_gzip {
+        r = compress(r, gzip).await;
+    }
     log(r.status().as_u16());
     r
+}
+
+/// Gzips an HTML body (F-GZIP), declaring it or not.
+async fn compress(r: Resp, gzip: Gzip) -> Resp {
+    let is_html = r
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|ct| ct.starts_with("text/html"));
+    if !is_html || r.status() != StatusCode::OK {
+        return r;
+    }
+    let (mut parts, body) = r.into_parts();
+    // `Full` cannot fail: its error type is `Infallible`.
+    let Ok(collected) = body.collect().await;
+    let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    let zipped = enc
+        .write_all(&collected.to_bytes())
+        .and_then(|_| enc.finish());
+    let Ok(zipped) = zipped else {
+        return Response::from_parts(parts, Full::new(Bytes::new()));
+    };
+    if gzip == Gzip::Declared {
+        parts
+            .headers
+            .insert(header::CONTENT_ENCODING, HeaderValue::from_static("gzip"));
+    }
+    Response::from_parts(parts, Full::new(Bytes::from(zipped)))
 }
 
 enum Pre {
@@ -217,6 +252,20 @@ fn pre_checks(host: &Host, req: &Request<Incoming>, path: &str) -> Pre {
             return Pre::Respond(r);
         }
         st.window.push_back(now);
+    }
+    if faults.browser_ua_only {
+        let ua = req
+            .headers()
+            .get(header::USER_AGENT)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("");
+        if !ua.contains("Mozilla/") {
+            return Pre::Respond(response(
+                StatusCode::FORBIDDEN,
+                "text/html",
+                "<html><body><h1>403 Forbidden</h1></body></html>",
+            ));
+        }
     }
     if path == "/robots.txt" {
         return Pre::Respond(match pages::robots(faults.robots) {
@@ -398,11 +447,11 @@ fn serve(host: &Host, path: &str, query: &HashMap<String, String>) -> Resp {
             };
             response(StatusCode::OK, "text/xml; charset=utf-8", body)
         }
-        Resource::Report(r) => {
+        Resource::Report(r, part) => {
             let (y, m, d) = r.date;
             with_validators(
                 pages::content_type(host),
-                pages::encode(host, &pages::report_page(host, &r)),
+                pages::encode(host, &pages::report_part(host, &r, part)),
                 date_time(y, m, d),
             )
         }
@@ -421,6 +470,26 @@ fn serve(host: &Host, path: &str, query: &HashMap<String, String>) -> Resp {
             );
             resp
         }
+        Resource::Moved => {
+            let mut r = response(StatusCode::MOVED_PERMANENTLY, "text/html", "");
+            set_header(&mut r, header::LOCATION, "/");
+            r
+        }
+        Resource::Home(entry) => html(host, pages::home(host, &entry)),
+        Resource::GkmlptShell(tree) => with_validators(
+            pages::content_type(host),
+            pages::encode(host, &pages::gkmlpt_shell(host, &tree)),
+            listing_modified,
+        ),
+        Resource::GkmlptApi {
+            column,
+            items,
+            total,
+        } => response(
+            StatusCode::OK,
+            "application/json; charset=utf-8",
+            pages::gkmlpt_api(host, column.as_ref(), &items, total),
+        ),
         Resource::Image => response(StatusCode::OK, "image/png", pages::PNG),
         Resource::Shell(kind, target) => html(host, pages::shell(kind, &target)),
         Resource::NotFound => not_found(),
