@@ -258,3 +258,11 @@ fn a_stub_page_takes_its_facts_from_the_attachment() {
     assert_eq!(r.published, page.published);
     assert_eq!(r.year, Some(2024));
 }
+
+#[test]
+fn scan_with_a_typed_title_is_image_only() {
+    let r = pdf::parse(&fixture("pdf/scanned-titled.pdf"), "scanned-titled.pdf");
+    assert_eq!(r.status, Status::ImageOnly, "{:?}", r.reason);
+    assert!(r.facts.is_empty());
+    assert_eq!(r.year, Some(2024));
+}

@@ -6,6 +6,11 @@
 //! with a row span. Those cells are placed on a grid exactly as HTML `colspan`/`rowspan` are:
 //! a cell spanning down repeats in the rows below with `spanned`. Paragraphs outside tables
 //! become the running text used for the title, agency and year.
+//!
+//! Formats: DOCX is read fully. Binary DOC (and WPS files saved as an OLE compound file with a
+//! `WordDocument` stream) goes through the same library's DOC reader; when it cannot read one
+//! the report stays `attachment_only` with the reason. OFD (a zip of XML pages) has no
+//! maintained Rust reader and stays `attachment_only` (see `report::parse_attachment`).
 
 use std::io::Cursor;
 use std::panic::{AssertUnwindSafe, catch_unwind};

@@ -123,8 +123,22 @@ pub fn parse(bytes: &[u8], source: &str) -> ParsedReport {
         );
         return bare_report(source, Status::ImageOnly, reason);
     }
-    crate::report::parse_tables(&doc.tables, &doc.text, source, "pdf text layer")
+    let mut report = crate::report::parse_tables(&doc.tables, &doc.text, source, "pdf text layer");
+    // A scan with a typed title or page numbers on top: a few glyphs, no tables.
+    let sparse = doc.glyphs < SPARSE_GLYPHS_PER_PAGE * doc.pages.max(1) as usize;
+    if report.facts.is_empty() && sparse {
+        report.warnings.retain(|w| w.rule != "unparsed");
+        report.status = Status::ImageOnly;
+        report.reason = Some(format!(
+            "PDF has almost no text layer ({} characters on {} pages) and no tables",
+            doc.glyphs, doc.pages
+        ));
+    }
+    report
 }
+
+/// Fewer characters than this per page, and no tables, is a scanned document.
+const SPARSE_GLYPHS_PER_PAGE: usize = 40;
 
 /// A report with no facts, for files that could not be read.
 pub(crate) fn bare_report(source: &str, status: Status, reason: String) -> ParsedReport {
