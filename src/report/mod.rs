@@ -73,7 +73,7 @@ pub fn parse(input: &Input) -> ParsedReport {
 /// else (HTML, text), which [`parse`] reads itself. OFD (a zip of XML pages) is recognised but
 /// not read: no maintained crate reads it, so it stays `attachment_only`.
 pub fn parse_attachment(bytes: &[u8], source: &str) -> Option<ParsedReport> {
-    if bytes.starts_with(b"%PDF") {
+    if pdf::sniff(bytes) {
         return Some(pdf::parse(bytes, source));
     }
     if docx::sniff(bytes).is_some() {

@@ -166,10 +166,21 @@ pub fn extract(bytes: &[u8]) -> Result<Extracted, PdfError> {
     Ok(build(&pages))
 }
 
+/// True when the bytes are a PDF: the `%PDF-` header within the first KiB (readers accept
+/// some junk before it, and so do portals' downloads).
+pub fn sniff(bytes: &[u8]) -> bool {
+    let head = &bytes[..bytes.len().min(1024)];
+    let Some(at) = head.windows(5).position(|w| w == b"%PDF-") else {
+        return false;
+    };
+    // A web page that mentions `%PDF-` is not a PDF.
+    !head[..at].contains(&b'<')
+}
+
 /// Runs the PDF library over the bytes. The library is robust but large; a panic inside it
 /// must not take the crawler down, so it is caught and reported as [`PdfError::Reader`].
 pub fn read_pages(bytes: &[u8]) -> Result<Vec<PageContent>, PdfError> {
-    if !bytes.starts_with(b"%PDF") && !bytes.windows(5).take(1024).any(|w| w == b"%PDF-") {
+    if !sniff(bytes) {
         return Err(PdfError::Open("no %PDF header".into()));
     }
     let owned = bytes.to_vec();
@@ -1204,6 +1215,14 @@ mod tests {
             ]
         );
         assert_eq!(out.text, "", "the page number is not running text");
+    }
+
+    #[test]
+    fn sniffing() {
+        assert!(sniff(b"%PDF-1.7\n"));
+        assert!(sniff(b"\xef\xbb\xbf\r\n%PDF-1.4\n"));
+        assert!(!sniff(b"<html><p>%PDF-1.4</p>"));
+        assert!(!sniff(b"PK\x03\x04"));
     }
 
     #[test]
