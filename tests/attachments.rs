@@ -266,3 +266,11 @@ fn scan_with_a_typed_title_is_image_only() {
     assert!(r.facts.is_empty());
     assert_eq!(r.year, Some(2024));
 }
+
+#[test]
+fn truncated_pdf_is_damaged_not_a_scan() {
+    let bytes = fixture("pdf/r2021-ruled.pdf");
+    let r = pdf::parse(&bytes[..3000], "cut.pdf");
+    assert_eq!(r.status, Status::Unparsed);
+    assert!(r.reason.is_some_and(|s| s.contains("truncated")));
+}

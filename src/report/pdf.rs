@@ -117,6 +117,15 @@ pub fn parse(bytes: &[u8], source: &str) -> ParsedReport {
         Err(e) => return bare_report(source, Status::Unparsed, e.to_string()),
     };
     if doc.glyphs == 0 {
+        // Only a file that shows images is a scan; no text and no image is a damaged file.
+        if !has_images(bytes) {
+            let cut = if truncated(bytes) { ", truncated" } else { "" };
+            let reason = format!(
+                "PDF damaged{cut}: no text and no image could be read on its {} pages",
+                doc.pages
+            );
+            return bare_report(source, Status::Unparsed, reason);
+        }
         let reason = format!(
             "PDF has no text layer on any of its {} pages (scanned images)",
             doc.pages
@@ -125,7 +134,8 @@ pub fn parse(bytes: &[u8], source: &str) -> ParsedReport {
     }
     let mut report = crate::report::parse_tables(&doc.tables, &doc.text, source, "pdf text layer");
     // A scan with a typed title or page numbers on top: a few glyphs, no tables.
-    let sparse = doc.glyphs < SPARSE_GLYPHS_PER_PAGE * doc.pages.max(1) as usize;
+    let sparse =
+        doc.glyphs < SPARSE_GLYPHS_PER_PAGE * doc.pages.max(1) as usize && has_images(bytes);
     if report.facts.is_empty() && sparse {
         report.warnings.retain(|w| w.rule != "unparsed");
         report.status = Status::ImageOnly;
@@ -135,6 +145,19 @@ pub fn parse(bytes: &[u8], source: &str) -> ParsedReport {
         ));
     }
     report
+}
+
+/// Whether the file holds an image XObject. Streams are never packed into object streams, so
+/// an image's dictionary is always readable in the raw bytes.
+fn has_images(bytes: &[u8]) -> bool {
+    let find = |pat: &[u8]| bytes.windows(pat.len()).any(|w| w == pat);
+    find(b"/Subtype/Image") || find(b"/Subtype /Image")
+}
+
+/// A complete PDF ends with `%%EOF` (possibly followed by a little whitespace).
+fn truncated(bytes: &[u8]) -> bool {
+    let tail = &bytes[bytes.len().saturating_sub(1024)..];
+    !tail.windows(5).any(|w| w == b"%%EOF")
 }
 
 /// Fewer characters than this per page, and no tables, is a scanned document.
