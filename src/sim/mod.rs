@@ -25,6 +25,13 @@
 //!   `{"classify":{"post_count":N},"articles":[{"title","url","post_url",…}]}`, empty
 //!   `articles` past the end); articles `/gkmlpt/content/{v}/{folder}/post_{id}.html` repeat
 //!   their body in `_CONFIG.DETAIL.content`.
+//! * [`Family::Jiyue`] (集约化, Anhui-like): one host for many agencies. `/public/jgdh.html`
+//!   (机构导航) links every agency's column `/public/column/{organId}?type=4&catId=2003&action=list&nav=3`;
+//!   that page renders page 1 (`ul.doc_list li a[title] + span.date`) and names the AJAX
+//!   label URL for the others: `/site/label/8888?IsAjax=1&dataType=html&pageSize=P&labelName=publicInfoList&organId=O&type=4&catId=2003&pageIndex=N`
+//!   (an HTML fragment of `div.xxgk_navli`, `暂无相关信息` past the end or for another
+//!   catId); articles `/public/{organId}/{id}.html` with the body in `div.wzcon`. `layout` is
+//!   ignored (the organ columns are the layout).
 //!
 //! Every host also serves a home page (`/`) whose navigation links the entry URL, next to
 //! `javascript:` and cross-site links.
@@ -109,6 +116,8 @@ pub enum Family {
     GovCn,
     /// Guangdong gkmlpt: SPA shell with `window._CONFIG` and a JSON listing API.
     Gkmlpt,
+    /// 集约化 platform (Anhui-like): one host serves many agencies (organIds).
+    Jiyue,
 }
 
 /// How a host's annual-report column is organised.
@@ -396,11 +405,11 @@ impl SimConfig {
 
 impl SimConfig {
     /// One well-behaved host per family plus one host per fault, on 127.0.0.`first_octet`
-    /// upwards (21 hosts), each with 12 reports. Host names say what they test:
+    /// upwards (22 hosts), each with 12 reports. Host names say what they test:
     ///
     /// | name | what the crawler should do |
     /// |---|---|
-    /// | `trs`, `trs-one`, `hanweb`, `govcn`, `gkmlpt` | find every report exactly once |
+    /// | `trs`, `trs-one`, `hanweb`, `govcn`, `gkmlpt`, `jiyue` | find every report exactly once |
     /// | `years`, `depts` | follow sub-columns (year / 部门 / 街镇) |
     /// | `gbk`, `conflict` | decode GBK without (or against) the header charset |
     /// | `rate` | honour `Retry-After` (429 after 3 requests per second) |
@@ -428,6 +437,7 @@ impl SimConfig {
             host("hanweb", Family::Hanweb),
             host("govcn", Family::GovCn),
             host("gkmlpt", Family::Gkmlpt),
+            host("jiyue", Family::Jiyue),
         ];
         let mut h = host("years", Family::Trs);
         h.layout = Layout::YearColumns;

@@ -475,6 +475,21 @@ fn serve(host: &Host, path: &str, query: &HashMap<String, String>) -> Resp {
             set_header(&mut r, header::LOCATION, "/");
             r
         }
+        Resource::JiyueNav(orgs) => with_validators(
+            pages::content_type(host),
+            pages::encode(host, &pages::jiyue_nav(host, &orgs)),
+            listing_modified,
+        ),
+        Resource::JiyueList {
+            column,
+            items,
+            pages: n,
+            fragment,
+        } => with_validators(
+            pages::content_type(host),
+            pages::encode(host, &pages::jiyue_list(host, &column, &items, n, fragment)),
+            listing_modified,
+        ),
         Resource::Home(entry) => html(host, pages::home(host, &entry)),
         Resource::GkmlptShell(tree) => with_validators(
             pages::content_type(host),
