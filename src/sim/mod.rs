@@ -631,7 +631,8 @@ impl SimHandle {
     /// Reorganises a host's site (F-DRIFT, portals.md scenario 8): the annual-report column and
     /// every article move under a new root; old column paths (and TRS articles below them)
     /// answer 301 to `/`, other old article paths 404; the home page links the new entry. Returns the new entry URL (`None` for an
-    /// unknown host). [`SimHandle::truth`] reflects the new URLs.
+    /// unknown host). [`SimHandle::truth`] reflects the new URLs. On gkmlpt hosts only the
+    /// category ids change; on 集约化 hosts nothing moves.
     pub fn drift(&self, host: &str) -> Option<String> {
         self.shared.host(host).map(|h| h.drift())
     }
