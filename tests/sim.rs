@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use gknb::sim::{
     self, Challenge, Charset, Family, Faults, Gzip, HostSpec, Layout, PathFault, RateLimit,
-    ReportKind, RetryAfter, Robots, Shell, SimConfig, SimHandle,
+    ReportKind, RetryAfter, Robots, Shell, SimConfig, SimHandle, SlowBody,
 };
 use regex::Regex;
 use reqwest::StatusCode;
@@ -1569,4 +1569,37 @@ async fn jiyue_navigation_columns_and_ajax_pages() {
     assert!(t.url.contains("/public/168"));
     let page = get(&c, &t.url).await.text();
     assert!(page.contains("<div class=\"wzcon\""));
+}
+
+#[tokio::test]
+async fn trickling_body_trips_a_total_timeout_but_not_a_read_timeout() {
+    let mut s = HostSpec::new("trickle", addr(72), Family::Trs);
+    s.reports = 5;
+    s.faults.slow_body = Some(SlowBody {
+        chunk_bytes: 256,
+        every: Duration::from_millis(15),
+    });
+    let h = start_one(s).await;
+    let entry = h.entry_url("trickle").unwrap();
+    let c = client();
+    let err = async {
+        c.get(&entry)
+            .timeout(Duration::from_millis(40))
+            .send()
+            .await?
+            .bytes()
+            .await
+    }
+    .await
+    .expect_err("the whole body takes longer than 40 ms");
+    assert!(err.is_timeout(), "{err}");
+    let patient = reqwest::Client::builder()
+        .read_timeout(Duration::from_secs(2))
+        .build()
+        .unwrap();
+    let r = patient.get(&entry).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    let body = r.text().await.unwrap();
+    assert!(body.len() > 4 * 256, "{}", body.len());
+    assert!(body.contains("createPageHTML") && body.ends_with("</html>\n"));
 }

@@ -58,7 +58,8 @@
 //! bursts, hung responses, 瑞数 412 / 加速乐 521 / WZWS 200 challenges, a 302-to-self cookie
 //! loop, robots.txt `Disallow: /` or `Crawl-delay`, a browser-UA filter, a sticky pager, deep
 //! stub pages, duplicate listings, `javascript:` links, the relative-URL zoo, JS/meta-refresh
-//! shells, forced gzip (declared or not), fixed latency and mixed listing date formats; charset
+//! shells, forced gzip (declared or not), fixed latency, trickling bodies and mixed listing
+//! date formats; charset
 //! profiles per host
 //! ([`Charset`]).
 //!
@@ -261,9 +262,19 @@ pub struct Faults {
     pub forced_gzip: Option<Gzip>,
     /// F-SLOW: every response waits this long before the first byte.
     pub latency: Option<Duration>,
+    /// F-SLOW: 200 bodies trickle out in small chunks (a read timeout must not fire, a total
+    /// timeout may).
+    pub slow_body: Option<SlowBody>,
     /// F-DATE / F-TRUNC: listing dates in mixed formats (`2024年01月26日`, `2024/1/26`,
     /// `[2024-01-26]`, split over lines), and on odd ids the date inside the `<a>`.
     pub messy_dates: bool,
+}
+
+/// Pace of a trickling body.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SlowBody {
+    pub chunk_bytes: usize,
+    pub every: Duration,
 }
 
 /// How a forced-gzip host labels its bodies.
@@ -293,6 +304,7 @@ impl Default for Faults {
             browser_ua_only: false,
             forced_gzip: None,
             latency: None,
+            slow_body: None,
             messy_dates: false,
         }
     }
