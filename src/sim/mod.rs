@@ -59,9 +59,7 @@
 //! loop, robots.txt `Disallow: /` or `Crawl-delay`, a browser-UA filter, a sticky pager, deep
 //! stub pages, duplicate listings, `javascript:` links, the relative-URL zoo, JS/meta-refresh
 //! shells, forced gzip (declared or not), fixed latency, trickling bodies and mixed listing
-//! date formats; charset
-//! profiles per host
-//! ([`Charset`]).
+//! date formats; charset profiles per host ([`Charset`]).
 //!
 //! ```no_run
 //! # async fn demo() -> Result<(), gknb::sim::SimError> {
