@@ -93,8 +93,11 @@ pub enum SimError {
     /// A host's address could not be bound.
     #[error("cannot bind simulator host {name} to {addr}: {source}")]
     Bind {
+        /// The host's name.
         name: String,
+        /// The address it was to bind.
         addr: SocketAddr,
+        /// Why binding failed.
         source: std::io::Error,
     },
     /// Two hosts share a name.
@@ -179,8 +182,11 @@ pub enum RetryAfter {
 /// F-RATE: more than `max_requests` within `per` gets 429 with `Retry-After`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct RateLimit {
+    /// Requests allowed per window.
     pub max_requests: u32,
+    /// Window length (sliding).
     pub per: Duration,
+    /// Form of the `Retry-After` header.
     pub retry_after: RetryAfter,
 }
 
@@ -188,7 +194,9 @@ pub struct RateLimit {
 /// (every path when `None`); later requests of that path are served normally.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PathFault {
+    /// How many requests of each matching path are hit.
     pub first_n: u32,
+    /// Only paths containing this (all paths when `None`).
     pub path_contains: Option<String>,
 }
 
@@ -230,6 +238,7 @@ pub enum Shell {
 /// Fault injection for one host. `Default` is a well-behaved host.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Faults {
+    /// F-RATE: 429 beyond a request budget.
     pub rate_limit: Option<RateLimit>,
     /// 503 for the first requests of each matching path (bursts of unavailability).
     pub unavailable: Option<PathFault>,
@@ -238,7 +247,9 @@ pub struct Faults {
     pub hang: Option<PathFault>,
     /// How long a hung request is held (the client's timeout should fire first).
     pub hang_for: Duration,
+    /// A WAF challenge in front of every path but `/robots.txt`.
     pub challenge: Option<Challenge>,
+    /// What `/robots.txt` says.
     pub robots: Robots,
     /// F-PAGE1: every listing page (and every dataproxy group) returns page 1.
     pub sticky_pager: bool,
@@ -253,6 +264,7 @@ pub struct Faults {
     /// F-STUB: listing pages past the end return a 300–400-byte 200 stub instead of 404
     /// (Hanweb: a 54-byte body).
     pub deep_stubs: bool,
+    /// F-JSSHELL: the entry URL is a JS or meta-refresh shell in front of the column.
     pub shell_entry: Option<Shell>,
     /// F-UA403: 403 (robots.txt included) unless the `User-Agent` contains `Mozilla/`.
     pub browser_ua_only: bool,
@@ -271,7 +283,9 @@ pub struct Faults {
 /// Pace of a trickling body.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct SlowBody {
+    /// Bytes per chunk.
     pub chunk_bytes: usize,
+    /// Pause before each chunk.
     pub every: Duration,
 }
 
@@ -315,8 +329,11 @@ pub struct HostSpec {
     pub name: String,
     /// Address to bind; port 0 picks a free port.
     pub addr: SocketAddr,
+    /// CMS family: URL scheme, listing markup, pagination.
     pub family: Family,
+    /// How the annual-report column is organised.
     pub layout: Layout,
+    /// Charset profile of the HTML.
     pub charset: Charset,
     /// Number of reports published at start.
     pub reports: usize,
@@ -344,8 +361,11 @@ pub struct HostSpec {
     /// Report years cycle through `first_year..=last_year` per agency; years before 2019 give
     /// legacy pages (kind `Html`, report format [`Format::Legacy`](crate::model::Format)).
     pub first_year: i32,
+    /// Last report year (inclusive).
     pub last_year: i32,
+    /// Seed of every generated page and number on the host.
     pub seed: u64,
+    /// Injected faults.
     pub faults: Faults,
 }
 
@@ -380,6 +400,7 @@ impl HostSpec {
 /// The whole simulated world.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct SimConfig {
+    /// The hosts, each on its own address.
     pub hosts: Vec<HostSpec>,
 }
 
@@ -529,9 +550,11 @@ impl SimConfig {
 pub struct RequestRecord {
     /// [`HostSpec::name`].
     pub host: String,
+    /// `GET`, `POST`, …
     pub method: String,
     /// Path and query as requested.
     pub path: String,
+    /// When the request arrived.
     pub time: Instant,
     /// Status sent; 0 for a request that was held open (hang fault).
     pub status: u16,
@@ -542,6 +565,7 @@ pub struct RequestRecord {
 pub struct TruthReport {
     /// Absolute canonical URL of the report page.
     pub url: String,
+    /// What the page holds.
     pub kind: ReportKind,
     /// The numbers behind the page (for `Html`; stubs and image pages carry the same title;
     /// legacy reports have format `Legacy` and no values).
@@ -556,6 +580,7 @@ pub struct TruthReport {
     /// For attachment-only reports: the link in the stub (absolute; a 302 on Hanweb hosts) and
     /// the final PDF URL (the same URL on TRS and gov.cn hosts).
     pub attachment_link: Option<String>,
+    /// Absolute final PDF URL (attachment-only reports).
     pub attachment_url: Option<String>,
     /// Absolute URLs of the column pages (first pages) that list this report.
     pub listed_in: Vec<String>,
@@ -585,7 +610,9 @@ impl TruthReport {
 /// Public facts about a running host.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct HostInfo {
+    /// [`HostSpec::name`].
     pub name: String,
+    /// CMS family.
     pub family: Family,
     /// `http://127.0.0.x:port`.
     pub base_url: String,
