@@ -454,8 +454,11 @@ async fn conditional_get_gives_304() {
         .await
         .unwrap();
     assert_eq!(r.status(), StatusCode::OK);
-    let statuses: Vec<u16> = h.requests_to("cond").iter().map(|r| r.status).collect();
+    let log = h.requests_to("cond");
+    let statuses: Vec<u16> = log.iter().map(|r| r.status).collect();
     assert_eq!(statuses, vec![200, 304, 304, 200, 200]);
+    let conditional: Vec<bool> = log.iter().map(|r| r.conditional).collect();
+    assert_eq!(conditional, vec![false, true, true, true, true]);
 }
 
 #[tokio::test]
@@ -1093,6 +1096,17 @@ async fn fault_zoo_starts_and_user_agent_filter() {
     assert_eq!(
         browser.get(&entry).send().await.unwrap().status(),
         StatusCode::OK
+    );
+    let ua_log = h.requests_to("ua");
+    assert_eq!(
+        ua_log[0].user_agent, None,
+        "reqwest sends no User-Agent by default"
+    );
+    assert!(
+        ua_log[2]
+            .user_agent
+            .as_deref()
+            .is_some_and(|u| u.starts_with("Mozilla/5.0"))
     );
     // The hanweb nextgroup link (GET page=1) is the second group.
     let hw = Url::parse(&h.entry_url("hanweb").unwrap()).unwrap();

@@ -558,6 +558,10 @@ pub struct RequestRecord {
     pub time: Instant,
     /// Status sent; 0 for a request that was held open (hang fault).
     pub status: u16,
+    /// The `User-Agent` header, if any.
+    pub user_agent: Option<String>,
+    /// Whether the request carried `If-None-Match` or `If-Modified-Since`.
+    pub conditional: bool,
 }
 
 /// A report the simulator publishes: what a crawler must find and a parser must extract.

@@ -173,14 +173,24 @@ async fn handle(shared: &Shared, idx: usize, req: Request<Incoming>) -> Resp {
         .path_and_query()
         .map(|p| p.as_str().to_string())
         .unwrap_or_else(|| path.clone());
+    let arrived = Instant::now();
+    let user_agent = req
+        .headers()
+        .get(header::USER_AGENT)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string);
+    let conditional_request = req.headers().contains_key(header::IF_NONE_MATCH)
+        || req.headers().contains_key(header::IF_MODIFIED_SINCE);
     let log = |status: u16| {
         if let Ok(mut l) = shared.log.lock() {
             l.push(RequestRecord {
                 host: host.spec.name.clone(),
                 method: method.clone(),
                 path: full_path.clone(),
-                time: Instant::now(),
+                time: arrived,
                 status,
+                user_agent: user_agent.clone(),
+                conditional: conditional_request,
             });
         }
     };
