@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use gknb::sim::{
     self, Challenge, Charset, Family, Faults, Gzip, HostSpec, Layout, PathFault, RateLimit,
-    ReportKind, RetryAfter, Robots, Shell, SimConfig, SimHandle,
+    ReportKind, RetryAfter, Robots, Shell, SimConfig, SimHandle, SlowBody,
 };
 use regex::Regex;
 use reqwest::StatusCode;
@@ -82,8 +82,10 @@ fn hrefs(html: &str) -> Vec<String> {
 
 /// Resolved article links (report pages) found in a listing page.
 fn article_links(base: &Url, html: &str) -> Vec<String> {
-    let article =
-        Regex::new(r"(/t\d{8}_\d+\.html|/art_\d+_\d+\.html|/content_\d+\.htm)$").expect("regex");
+    let article = Regex::new(
+        r"(/t\d{8}_\d+\.html|/art_\d+_\d+\.html|/content_\d+\.htm|/public/\d+/\d+\.html)$",
+    )
+    .expect("regex");
     hrefs(html)
         .into_iter()
         .filter_map(|h| base.join(&h).ok())
@@ -452,8 +454,11 @@ async fn conditional_get_gives_304() {
         .await
         .unwrap();
     assert_eq!(r.status(), StatusCode::OK);
-    let statuses: Vec<u16> = h.requests_to("cond").iter().map(|r| r.status).collect();
+    let log = h.requests_to("cond");
+    let statuses: Vec<u16> = log.iter().map(|r| r.status).collect();
     assert_eq!(statuses, vec![200, 304, 304, 200, 200]);
+    let conditional: Vec<bool> = log.iter().map(|r| r.conditional).collect();
+    assert_eq!(conditional, vec![false, true, true, true, true]);
 }
 
 #[tokio::test]
@@ -982,6 +987,8 @@ async fn served_reports_parse_to_their_truth() {
         ("p-hw", 51, Family::Hanweb, Charset::GbkNoHeader),
         ("p-gov", 52, Family::GovCn, Charset::Conflict),
         ("p-one", 53, Family::TrsOneBased, Charset::GbkHeader),
+        ("p-jy", 70, Family::Jiyue, Charset::Utf8NoHeader),
+        ("p-gk", 71, Family::Gkmlpt, Charset::Utf8),
     ];
     let hosts = specs
         .iter()
@@ -1075,7 +1082,7 @@ async fn hanweb_downfile_stub_parses_as_attachment_only() {
 async fn fault_zoo_starts_and_user_agent_filter() {
     let h = sim::start(SimConfig::fault_zoo(60)).await.unwrap();
     let names: Vec<String> = h.hosts().into_iter().map(|i| i.name).collect();
-    assert_eq!(names.len(), 21);
+    assert_eq!(names.len(), 22);
     assert!(names.iter().any(|n| n == "messy"));
     let entry = h.entry_url("ua").unwrap();
     let robots = format!("{}/robots.txt", h.base_url("ua").unwrap());
@@ -1089,6 +1096,17 @@ async fn fault_zoo_starts_and_user_agent_filter() {
     assert_eq!(
         browser.get(&entry).send().await.unwrap().status(),
         StatusCode::OK
+    );
+    let ua_log = h.requests_to("ua");
+    assert_eq!(
+        ua_log[0].user_agent, None,
+        "reqwest sends no User-Agent by default"
+    );
+    assert!(
+        ua_log[2]
+            .user_agent
+            .as_deref()
+            .is_some_and(|u| u.starts_with("Mozilla/5.0"))
     );
     // The hanweb nextgroup link (GET page=1) is the second group.
     let hw = Url::parse(&h.entry_url("hanweb").unwrap()).unwrap();
@@ -1374,7 +1392,7 @@ async fn gkmlpt_shell_config_and_json_api() {
 async fn home_page_links_the_entry() {
     let h = sim::start(SimConfig::fault_zoo(100)).await.unwrap();
     let c = client();
-    for name in ["trs", "hanweb", "govcn", "gkmlpt", "messy"] {
+    for name in ["trs", "hanweb", "govcn", "gkmlpt", "jiyue", "messy"] {
         let base = Url::parse(&h.base_url(name).unwrap()).unwrap();
         let home = get(&c, base.as_str()).await;
         assert_eq!(home.status, StatusCode::OK);
@@ -1503,4 +1521,99 @@ async fn shutdown_closes_the_listeners() {
         .await
         .expect_err("nothing listens any more");
     assert!(err.is_connect() || err.is_request(), "{err}");
+}
+
+#[tokio::test]
+async fn jiyue_navigation_columns_and_ajax_pages() {
+    let mut s = HostSpec::new("jy", addr(69), Family::Jiyue);
+    s.reports = 30;
+    s.per_page = 4;
+    let h = start_one(s).await;
+    let c = client();
+    let entry = Url::parse(&h.entry_url("jy").unwrap()).unwrap();
+    assert_eq!(entry.path(), "/public/jgdh.html");
+    let nav = get(&c, entry.as_str()).await.text();
+    let columns: Vec<Url> = hrefs(&nav)
+        .into_iter()
+        .filter(|l| l.contains("catId=2003"))
+        .map(|l| entry.join(&l).unwrap())
+        .collect();
+    assert_eq!(columns.len(), 5, "30 reports over 6 years: 5 agencies");
+    assert!(nav.contains("catId=6786"), "a decoy category per organ");
+    let page_url = Regex::new(r"var pageUrl = '([^']+)'").unwrap();
+    let total = Regex::new(r"共(\d+)页").unwrap();
+    let mut found = BTreeSet::new();
+    for col in &columns {
+        let p = get(&c, col.as_str()).await;
+        assert_eq!(p.status, StatusCode::OK, "{col}");
+        let text = p.text();
+        let first = article_links(col, &text);
+        assert_eq!(first.len(), 4);
+        found.extend(first);
+        let pages: usize = total
+            .captures(&text)
+            .and_then(|c| c[1].parse().ok())
+            .unwrap();
+        assert_eq!(pages, 2, "6 reports, 4 per page");
+        let ajax = page_url.captures(&text).map(|c| c[1].to_string()).unwrap();
+        for n in 2..=pages + 1 {
+            let frag = get(&c, col.join(&format!("{ajax}{n}")).unwrap().as_str()).await;
+            assert_eq!(frag.status, StatusCode::OK);
+            let text = frag.text();
+            assert!(!text.contains("<html"), "a fragment");
+            let links = article_links(col, &text);
+            if n > pages {
+                assert!(links.is_empty() && text.contains("暂无相关信息"));
+            }
+            found.extend(links);
+        }
+        let other = get(
+            &c,
+            col.as_str().replace("catId=2003", "catId=6786").as_str(),
+        )
+        .await;
+        assert!(other.text().contains("暂无相关信息"));
+    }
+    assert_eq!(found, truth_urls(&h, "jy"));
+    let t = h
+        .truth("jy")
+        .into_iter()
+        .find(|t| t.kind == ReportKind::Html)
+        .unwrap();
+    assert!(t.url.contains("/public/168"));
+    let page = get(&c, &t.url).await.text();
+    assert!(page.contains("<div class=\"wzcon\""));
+}
+
+#[tokio::test]
+async fn trickling_body_trips_a_total_timeout_but_not_a_read_timeout() {
+    let mut s = HostSpec::new("trickle", addr(72), Family::Trs);
+    s.reports = 5;
+    s.faults.slow_body = Some(SlowBody {
+        chunk_bytes: 256,
+        every: Duration::from_millis(15),
+    });
+    let h = start_one(s).await;
+    let entry = h.entry_url("trickle").unwrap();
+    let c = client();
+    let err = async {
+        c.get(&entry)
+            .timeout(Duration::from_millis(40))
+            .send()
+            .await?
+            .bytes()
+            .await
+    }
+    .await
+    .expect_err("the whole body takes longer than 40 ms");
+    assert!(err.is_timeout(), "{err}");
+    let patient = reqwest::Client::builder()
+        .read_timeout(Duration::from_secs(2))
+        .build()
+        .unwrap();
+    let r = patient.get(&entry).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    let body = r.text().await.unwrap();
+    assert!(body.len() > 4 * 256, "{}", body.len());
+    assert!(body.contains("createPageHTML") && body.ends_with("</html>\n"));
 }

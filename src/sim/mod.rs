@@ -25,6 +25,13 @@
 //!   `{"classify":{"post_count":N},"articles":[{"title","url","post_url",…}]}`, empty
 //!   `articles` past the end); articles `/gkmlpt/content/{v}/{folder}/post_{id}.html` repeat
 //!   their body in `_CONFIG.DETAIL.content`.
+//! * [`Family::Jiyue`] (集约化, Anhui-like): one host for many agencies. `/public/jgdh.html`
+//!   (机构导航) links every agency's column `/public/column/{organId}?type=4&catId=2003&action=list&nav=3`;
+//!   that page renders page 1 (`ul.doc_list li a[title] + span.date`) and names the AJAX
+//!   label URL for the others: `/site/label/8888?IsAjax=1&dataType=html&pageSize=P&labelName=publicInfoList&organId=O&type=4&catId=2003&pageIndex=N`
+//!   (an HTML fragment of `div.xxgk_navli`, `暂无相关信息` past the end or for another
+//!   catId); articles `/public/{organId}/{id}.html` with the body in `div.wzcon`. `layout` is
+//!   ignored (the organ columns are the layout).
 //!
 //! Every host also serves a home page (`/`) whose navigation links the entry URL, next to
 //! `javascript:` and cross-site links.
@@ -51,9 +58,8 @@
 //! bursts, hung responses, 瑞数 412 / 加速乐 521 / WZWS 200 challenges, a 302-to-self cookie
 //! loop, robots.txt `Disallow: /` or `Crawl-delay`, a browser-UA filter, a sticky pager, deep
 //! stub pages, duplicate listings, `javascript:` links, the relative-URL zoo, JS/meta-refresh
-//! shells, forced gzip (declared or not), fixed latency and mixed listing date formats; charset
-//! profiles per host
-//! ([`Charset`]).
+//! shells, forced gzip (declared or not), fixed latency, trickling bodies and mixed listing
+//! date formats; charset profiles per host ([`Charset`]).
 //!
 //! ```no_run
 //! # async fn demo() -> Result<(), gknb::sim::SimError> {
@@ -87,8 +93,11 @@ pub enum SimError {
     /// A host's address could not be bound.
     #[error("cannot bind simulator host {name} to {addr}: {source}")]
     Bind {
+        /// The host's name.
         name: String,
+        /// The address it was to bind.
         addr: SocketAddr,
+        /// Why binding failed.
         source: std::io::Error,
     },
     /// Two hosts share a name.
@@ -109,6 +118,8 @@ pub enum Family {
     GovCn,
     /// Guangdong gkmlpt: SPA shell with `window._CONFIG` and a JSON listing API.
     Gkmlpt,
+    /// 集约化 platform (Anhui-like): one host serves many agencies (organIds).
+    Jiyue,
 }
 
 /// How a host's annual-report column is organised.
@@ -171,8 +182,11 @@ pub enum RetryAfter {
 /// F-RATE: more than `max_requests` within `per` gets 429 with `Retry-After`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct RateLimit {
+    /// Requests allowed per window.
     pub max_requests: u32,
+    /// Window length (sliding).
     pub per: Duration,
+    /// Form of the `Retry-After` header.
     pub retry_after: RetryAfter,
 }
 
@@ -180,7 +194,9 @@ pub struct RateLimit {
 /// (every path when `None`); later requests of that path are served normally.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PathFault {
+    /// How many requests of each matching path are hit.
     pub first_n: u32,
+    /// Only paths containing this (all paths when `None`).
     pub path_contains: Option<String>,
 }
 
@@ -222,6 +238,7 @@ pub enum Shell {
 /// Fault injection for one host. `Default` is a well-behaved host.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Faults {
+    /// F-RATE: 429 beyond a request budget.
     pub rate_limit: Option<RateLimit>,
     /// 503 for the first requests of each matching path (bursts of unavailability).
     pub unavailable: Option<PathFault>,
@@ -230,7 +247,9 @@ pub struct Faults {
     pub hang: Option<PathFault>,
     /// How long a hung request is held (the client's timeout should fire first).
     pub hang_for: Duration,
+    /// A WAF challenge in front of every path but `/robots.txt`.
     pub challenge: Option<Challenge>,
+    /// What `/robots.txt` says.
     pub robots: Robots,
     /// F-PAGE1: every listing page (and every dataproxy group) returns page 1.
     pub sticky_pager: bool,
@@ -245,6 +264,7 @@ pub struct Faults {
     /// F-STUB: listing pages past the end return a 300–400-byte 200 stub instead of 404
     /// (Hanweb: a 54-byte body).
     pub deep_stubs: bool,
+    /// F-JSSHELL: the entry URL is a JS or meta-refresh shell in front of the column.
     pub shell_entry: Option<Shell>,
     /// F-UA403: 403 (robots.txt included) unless the `User-Agent` contains `Mozilla/`.
     pub browser_ua_only: bool,
@@ -252,9 +272,21 @@ pub struct Faults {
     pub forced_gzip: Option<Gzip>,
     /// F-SLOW: every response waits this long before the first byte.
     pub latency: Option<Duration>,
+    /// F-SLOW: 200 bodies trickle out in small chunks (a read timeout must not fire, a total
+    /// timeout may).
+    pub slow_body: Option<SlowBody>,
     /// F-DATE / F-TRUNC: listing dates in mixed formats (`2024年01月26日`, `2024/1/26`,
     /// `[2024-01-26]`, split over lines), and on odd ids the date inside the `<a>`.
     pub messy_dates: bool,
+}
+
+/// Pace of a trickling body.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SlowBody {
+    /// Bytes per chunk.
+    pub chunk_bytes: usize,
+    /// Pause before each chunk.
+    pub every: Duration,
 }
 
 /// How a forced-gzip host labels its bodies.
@@ -284,6 +316,7 @@ impl Default for Faults {
             browser_ua_only: false,
             forced_gzip: None,
             latency: None,
+            slow_body: None,
             messy_dates: false,
         }
     }
@@ -296,8 +329,11 @@ pub struct HostSpec {
     pub name: String,
     /// Address to bind; port 0 picks a free port.
     pub addr: SocketAddr,
+    /// CMS family: URL scheme, listing markup, pagination.
     pub family: Family,
+    /// How the annual-report column is organised.
     pub layout: Layout,
+    /// Charset profile of the HTML.
     pub charset: Charset,
     /// Number of reports published at start.
     pub reports: usize,
@@ -325,8 +361,11 @@ pub struct HostSpec {
     /// Report years cycle through `first_year..=last_year` per agency; years before 2019 give
     /// legacy pages (kind `Html`, report format [`Format::Legacy`](crate::model::Format)).
     pub first_year: i32,
+    /// Last report year (inclusive).
     pub last_year: i32,
+    /// Seed of every generated page and number on the host.
     pub seed: u64,
+    /// Injected faults.
     pub faults: Faults,
 }
 
@@ -361,6 +400,7 @@ impl HostSpec {
 /// The whole simulated world.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct SimConfig {
+    /// The hosts, each on its own address.
     pub hosts: Vec<HostSpec>,
 }
 
@@ -396,11 +436,11 @@ impl SimConfig {
 
 impl SimConfig {
     /// One well-behaved host per family plus one host per fault, on 127.0.0.`first_octet`
-    /// upwards (21 hosts), each with 12 reports. Host names say what they test:
+    /// upwards (22 hosts), each with 12 reports. Host names say what they test:
     ///
     /// | name | what the crawler should do |
     /// |---|---|
-    /// | `trs`, `trs-one`, `hanweb`, `govcn`, `gkmlpt` | find every report exactly once |
+    /// | `trs`, `trs-one`, `hanweb`, `govcn`, `gkmlpt`, `jiyue` | find every report exactly once |
     /// | `years`, `depts` | follow sub-columns (year / 部门 / 街镇) |
     /// | `gbk`, `conflict` | decode GBK without (or against) the header charset |
     /// | `rate` | honour `Retry-After` (429 after 3 requests per second) |
@@ -428,6 +468,7 @@ impl SimConfig {
             host("hanweb", Family::Hanweb),
             host("govcn", Family::GovCn),
             host("gkmlpt", Family::Gkmlpt),
+            host("jiyue", Family::Jiyue),
         ];
         let mut h = host("years", Family::Trs);
         h.layout = Layout::YearColumns;
@@ -509,12 +550,18 @@ impl SimConfig {
 pub struct RequestRecord {
     /// [`HostSpec::name`].
     pub host: String,
+    /// `GET`, `POST`, …
     pub method: String,
     /// Path and query as requested.
     pub path: String,
+    /// When the request arrived.
     pub time: Instant,
     /// Status sent; 0 for a request that was held open (hang fault).
     pub status: u16,
+    /// The `User-Agent` header, if any.
+    pub user_agent: Option<String>,
+    /// Whether the request carried `If-None-Match` or `If-Modified-Since`.
+    pub conditional: bool,
 }
 
 /// A report the simulator publishes: what a crawler must find and a parser must extract.
@@ -522,6 +569,7 @@ pub struct RequestRecord {
 pub struct TruthReport {
     /// Absolute canonical URL of the report page.
     pub url: String,
+    /// What the page holds.
     pub kind: ReportKind,
     /// The numbers behind the page (for `Html`; stubs and image pages carry the same title;
     /// legacy reports have format `Legacy` and no values).
@@ -536,6 +584,7 @@ pub struct TruthReport {
     /// For attachment-only reports: the link in the stub (absolute; a 302 on Hanweb hosts) and
     /// the final PDF URL (the same URL on TRS and gov.cn hosts).
     pub attachment_link: Option<String>,
+    /// Absolute final PDF URL (attachment-only reports).
     pub attachment_url: Option<String>,
     /// Absolute URLs of the column pages (first pages) that list this report.
     pub listed_in: Vec<String>,
@@ -565,7 +614,9 @@ impl TruthReport {
 /// Public facts about a running host.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct HostInfo {
+    /// [`HostSpec::name`].
     pub name: String,
+    /// CMS family.
     pub family: Family,
     /// `http://127.0.0.x:port`.
     pub base_url: String,
@@ -621,7 +672,8 @@ impl SimHandle {
     /// Reorganises a host's site (F-DRIFT, portals.md scenario 8): the annual-report column and
     /// every article move under a new root; old column paths (and TRS articles below them)
     /// answer 301 to `/`, other old article paths 404; the home page links the new entry. Returns the new entry URL (`None` for an
-    /// unknown host). [`SimHandle::truth`] reflects the new URLs.
+    /// unknown host). [`SimHandle::truth`] reflects the new URLs. On gkmlpt hosts only the
+    /// category ids change; on 集约化 hosts nothing moves.
     pub fn drift(&self, host: &str) -> Option<String> {
         self.shared.host(host).map(|h| h.drift())
     }

@@ -30,7 +30,8 @@ fn meta_charset_name(host: &Host) -> &'static str {
 /// The href a listing writes for an article, with the URL-zoo and `javascript:` faults.
 fn href(host: &Host, from_dir: &str, r: &ReportMeta) -> String {
     let canonical = match host.spec.family {
-        Family::Hanweb => r.path.clone(),
+        // Hanweb records and 集约化 column pages (`/public/column/1681?…`) link absolute paths.
+        Family::Hanweb | Family::Jiyue => r.path.clone(),
         _ => rel_link(from_dir, &r.path),
     };
     let mut h = canonical.clone();
@@ -383,6 +384,11 @@ pub(crate) fn report_page(host: &Host, r: &ReportMeta) -> String {
             1,
         ),
         Family::Gkmlpt => gkmlpt_detail(page, r),
+        Family::Jiyue => page.replacen(
+            "<div class=\"TRS_Editor\" id=\"zoom\">",
+            "<div class=\"wzcon\" id=\"zoom\">",
+            1,
+        ),
         _ => page,
     }
 }
@@ -427,6 +433,66 @@ pub(crate) fn report_part(host: &Host, r: &ReportMeta, k: u8) -> String {
         r.parts,
         &page[close..]
     )
+}
+
+/// 集约化 agency navigation (机构导航): every organ's annual-report column, plus a second link
+/// per organ to another category (信息公开指南) that holds no reports.
+pub(crate) fn jiyue_nav(host: &Host, orgs: &[Column]) -> String {
+    let mut out = String::with_capacity(4096);
+    head(&mut out, host, "机构导航", "机构导航");
+    out.push_str("<div class=\"jgdh\"><ul>\n");
+    for c in orgs {
+        let _ = writeln!(
+            out,
+            "<li><span class=\"name\">{name}</span> <a href=\"{path}?type=4&amp;catId={cat}&amp;action=list&amp;nav=3\">政府信息公开年报</a> <a href=\"{path}?type=4&amp;catId=6786&amp;action=list&amp;nav=3\">政府信息公开指南</a></li>",
+            name = escape(&c.title),
+            path = c.path,
+            cat = super::world::JIYUE_CAT,
+        );
+    }
+    out.push_str("</ul></div>\n");
+    foot(&mut out);
+    out
+}
+
+/// 集约化 listing: the organ's column page with page 1, or the AJAX label fragment.
+pub(crate) fn jiyue_list(
+    host: &Host,
+    column: &Column,
+    items: &[ReportMeta],
+    pages: usize,
+    fragment: bool,
+) -> String {
+    let org = column.col_id;
+    let per = host.spec.per_page.max(1);
+    let mut list = String::new();
+    if items.is_empty() {
+        list.push_str("<div class=\"xxgk_navli\">暂无相关信息</div>\n");
+    }
+    for r in items {
+        let title = escape(&r.title());
+        let h = escape_href(&href(host, &column.path, r));
+        let _ = writeln!(
+            list,
+            "<div class=\"xxgk_navli\"><ul class=\"doc_list\"><li><a href=\"{h}\" title=\"{title}\" target=\"_blank\">{}</a><span class=\"date\">{}</span></li></ul></div>",
+            escape(&truncated(&r.title())),
+            listing_date(host, r)
+        );
+    }
+    if fragment {
+        return list;
+    }
+    let mut out = String::with_capacity(8192);
+    head(&mut out, host, &column.title, "政府信息公开年报");
+    let _ = write!(
+        out,
+        "<div class=\"crumb\"><a href=\"{nav}\">机构导航</a> &gt; {} &gt; 政府信息公开年报</div>\n<div id=\"xxgk_list\">\n{list}</div>\n<div id=\"page_list\" data-total=\"{pages}\">共{pages}页</div>\n<script>var pageUrl = '/site/label/8888?IsAjax=1&dataType=html&pageSize={per}&labelName=publicInfoList&organId={org}&type=4&catId={cat}&result=暂无相关信息&pageIndex=';\nfunction goPage(n){{ $('#xxgk_list').load(pageUrl + n); }}</script>\n",
+        escape(&column.title),
+        nav = super::world::JIYUE_NAV,
+        cat = super::world::JIYUE_CAT,
+    );
+    foot(&mut out);
+    out
 }
 
 /// The gkmlpt SPA shell: no links, only `window._CONFIG` with the category tree. Two unrelated

@@ -72,6 +72,8 @@ pub(crate) enum ColumnKey {
     Dept,
     Street,
     Recent,
+    /// 集约化 platform: one column per agency (organId).
+    Org(usize),
 }
 
 #[derive(Debug, Clone)]
@@ -264,6 +266,15 @@ pub(crate) enum Resource {
     Moved,
     /// The site's home page, linking the annual-report column (its entry path).
     Home(String),
+    /// 集约化 agency navigation: one column per agency.
+    JiyueNav(Vec<Column>),
+    /// 集约化 listing: a whole column page, or (`fragment`) the AJAX label HTML.
+    JiyueList {
+        column: Column,
+        items: Vec<ReportMeta>,
+        pages: usize,
+        fragment: bool,
+    },
     /// gkmlpt SPA shell: every column with its post count.
     GkmlptShell(Vec<(Column, usize)>),
     /// gkmlpt listing JSON (`column` is `None` for a category without reports).
@@ -485,6 +496,7 @@ impl Host {
                     .map_or("", |(p, _)| p);
                 format!("{parent}/{y}{m:02}/content_{id}.htm")
             }
+            Family::Jiyue => format!("/public/{}/{}.html", col.col_id, id + 550_000_000),
             Family::Gkmlpt => {
                 let post = id + 1_300_000;
                 format!(
@@ -512,6 +524,7 @@ impl Host {
     /// The column a report belongs in, created on first use.
     fn column_for(&self, st: &mut HostState, year: i32, agency_idx: usize) -> usize {
         let key = match self.spec.layout {
+            _ if self.spec.family == Family::Jiyue => ColumnKey::Org(agency_idx),
             Layout::Flat => return 0,
             Layout::YearColumns => ColumnKey::Year(year),
             Layout::DeptColumns if agency_idx == 0 => return 0,
@@ -531,11 +544,16 @@ impl Host {
             ColumnKey::Dept => ("bmnb".to_string(), "部门年报".to_string()),
             ColumnKey::Street => ("jdnb".to_string(), "街镇年报".to_string()),
             ColumnKey::Recent => ("zxgk".to_string(), "最新公开".to_string()),
+            ColumnKey::Org(j) => (String::new(), agency_name(&self.city, *j)),
             ColumnKey::Root => (String::new(), root.title.clone()),
         };
-        let col_id = root.col_id + st.columns.len() as u64;
+        let col_id = match key {
+            ColumnKey::Org(j) => JIYUE_ORG_BASE + j as u64,
+            _ => root.col_id + st.columns.len() as u64,
+        };
         let path = match self.spec.family {
             Family::Hanweb => format!("/col/col{col_id}/"),
+            Family::Jiyue => format!("/public/column/{col_id}"),
             _ => format!("{}{dir}/", root.path),
         };
         st.columns.push(Column {
@@ -589,6 +607,7 @@ impl Host {
             Family::Hanweb => format!("{}index.html", root.path),
             Family::GovCn => format!("{}index.htm", root.path),
             Family::Gkmlpt => "/gkmlpt/annualreport".to_string(),
+            Family::Jiyue => JIYUE_NAV.to_string(),
         }
     }
 
@@ -609,6 +628,11 @@ impl Host {
             Family::Gkmlpt => format!(
                 "{}/gkmlpt/api/all/{}?page=1&sid={GKMLPT_SID}",
                 self.base, col.col_id
+            ),
+            Family::Jiyue if col.key == ColumnKey::Root => format!("{}{JIYUE_NAV}", self.base),
+            Family::Jiyue => format!(
+                "{}{}?type=4&catId={JIYUE_CAT}&action=list&nav=3",
+                self.base, col.path
             ),
         }
     }
@@ -731,6 +755,7 @@ impl Host {
                 Family::Hanweb => format!("{}index.html", root.path),
                 Family::GovCn => format!("..{}index.htm", root.path),
                 Family::Gkmlpt => "/gkmlpt/annualreport".to_string(),
+                Family::Jiyue => JIYUE_NAV.to_string(),
             };
             return Resource::Shell(shell, target);
         }
@@ -767,6 +792,7 @@ impl Host {
         match self.spec.family {
             Family::Hanweb => self.resolve_hanweb(&st, path, query),
             Family::Gkmlpt => self.resolve_gkmlpt(&st, path, query),
+            Family::Jiyue => self.resolve_jiyue(&st, path, query),
             _ => self.resolve_static(&st, path),
         }
     }
@@ -799,7 +825,7 @@ impl Host {
                 Some(k) => k,
                 None => return Resource::NotFound,
             },
-            (Family::Hanweb | Family::Gkmlpt, _) => return Resource::NotFound,
+            (Family::Hanweb | Family::Gkmlpt | Family::Jiyue, _) => return Resource::NotFound,
         };
         let listed = self.listed(st, c);
         let per = self.spec.per_page.max(1);
@@ -880,6 +906,64 @@ impl Host {
         }
     }
 
+    /// 集约化 platform: the agency navigation page, each agency's column page (first page
+    /// server-rendered) and the AJAX label endpoint for every page.
+    fn resolve_jiyue(
+        &self,
+        st: &HostState,
+        path: &str,
+        query: &HashMap<String, String>,
+    ) -> Resource {
+        if path == JIYUE_NAV {
+            return Resource::JiyueNav(self.children(st, 0));
+        }
+        let (org, page, fragment) = if path == "/site/label/8888" {
+            let page = query
+                .get("pageIndex")
+                .and_then(|p| p.trim().parse::<usize>().ok())
+                .unwrap_or(1);
+            (
+                query.get("organId").cloned().unwrap_or_default(),
+                page,
+                true,
+            )
+        } else if let Some(org) = path.strip_prefix("/public/column/") {
+            (org.to_string(), 1, false)
+        } else {
+            return Resource::NotFound;
+        };
+        let Some(c) = st
+            .columns
+            .iter()
+            .position(|c| c.key != ColumnKey::Root && c.col_id.to_string() == org)
+        else {
+            return Resource::NotFound;
+        };
+        let per = self.spec.per_page.max(1);
+        let right_cat = query.get("catId").is_some_and(|v| v == JIYUE_CAT);
+        let listed = if right_cat {
+            self.listed(st, c)
+        } else {
+            Vec::new()
+        };
+        let page = if self.spec.faults.sticky_pager {
+            1
+        } else {
+            page.max(1)
+        };
+        Resource::JiyueList {
+            column: st.columns[c].clone(),
+            items: listed
+                .iter()
+                .skip((page - 1) * per)
+                .take(per)
+                .map(|&i| st.reports[i].clone())
+                .collect(),
+            pages: listed.len().div_ceil(per).max(1),
+            fragment,
+        }
+    }
+
     fn children(&self, st: &HostState, c: usize) -> Vec<Column> {
         st.columns[c]
             .children
@@ -954,6 +1038,11 @@ impl Host {
     }
 }
 
+/// 集约化 platform: the agency navigation page, the 年报 category id, the first organId.
+pub(crate) const JIYUE_NAV: &str = "/public/jgdh.html";
+pub(crate) const JIYUE_CAT: &str = "2003";
+const JIYUE_ORG_BASE: u64 = 1681;
+
 /// The site id gkmlpt pages and API calls carry.
 pub(crate) const GKMLPT_SID: &str = "755001";
 
@@ -986,6 +1075,7 @@ fn root_column(spec: &HostSpec, epoch: u32) -> Column {
         (Family::GovCn, 0) => ("/zhengce/zfxxgk/ndbg/".to_string(), 0),
         (Family::GovCn, _) => (format!("/gongkai{e}/zfxxgk/ndbg/"), 0),
         (Family::Gkmlpt, _) => (format!("/gkmlpt/nb{e}/"), 2629 + 100 * e),
+        (Family::Jiyue, _) => (format!("/public/jgdh{e}/"), 0),
     };
     Column {
         path,
