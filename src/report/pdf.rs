@@ -466,9 +466,25 @@ fn finish(out: &mut Extracted, pending: PendingTable) {
     // Each page may draw only some of the column lines: number columns by the edges of all
     // the parts together.
     let base_xs = cluster(pending.grids.iter().flat_map(|(g, _)| g.xs.iter().copied()));
-    for (grid, page) in &pending.grids {
+    let head: Vec<Vec<(usize, String, bool)>> = pending
+        .grids
+        .first()
+        .map(|(g, _)| g.rows())
+        .unwrap_or_default();
+    for (i, (grid, page)) in pending.grids.iter().enumerate() {
         let col_map = map_columns(&grid.xs, &base_xs);
-        for row_cells in grid.rows() {
+        let rows = grid.rows();
+        // Word repeats a table's header rows on every page it runs over: read them once.
+        let repeated = if i == 0 {
+            0
+        } else {
+            rows.iter()
+                .zip(&head)
+                .take_while(|(a, b)| same_row(a, b))
+                .count()
+                .min(rows.len().saturating_sub(1))
+        };
+        for row_cells in rows.into_iter().skip(repeated) {
             let row = out.row_pages.len() as u32;
             out.row_pages.push(*page);
             let cells = row_cells
@@ -486,6 +502,13 @@ fn finish(out: &mut Extracted, pending: PendingTable) {
     if !table.rows.is_empty() {
         out.tables.push(table);
     }
+}
+
+fn same_row(a: &[(usize, String, bool)], b: &[(usize, String, bool)]) -> bool {
+    let texts = |r: &[(usize, String, bool)]| -> Vec<String> {
+        r.iter().map(|(_, t, _)| t.clone()).collect()
+    };
+    a.iter().any(|(_, t, _)| !t.is_empty()) && texts(a) == texts(b)
 }
 
 /// Column numbers of a continuation grid in the numbering of the table's first grid, when
@@ -1246,6 +1269,37 @@ mod tests {
         assert!(sniff(b"\xef\xbb\xbf\r\n%PDF-1.4\n"));
         assert!(!sniff(b"<html><p>%PDF-1.4</p>"));
         assert!(!sniff(b"PK\x03\x04"));
+    }
+
+    #[test]
+    fn header_rows_repeated_on_the_next_page_are_read_once() {
+        let frame = |top: f32| {
+            vec![
+                h(top, 0.0, 200.0),
+                h(top + 20.0, 0.0, 200.0),
+                h(top + 40.0, 0.0, 200.0),
+                v(0.0, top, top + 40.0),
+                v(100.0, top, top + 40.0),
+                v(200.0, top, top + 40.0),
+            ]
+        };
+        let page = |number: u32, value: &str| {
+            let mut g = glyphs("项目", 5.0, 715.0, 10.0);
+            g.extend(glyphs("数量", 105.0, 715.0, 10.0));
+            g.extend(glyphs("行", 5.0, 735.0, 10.0));
+            g.extend(glyphs(value, 105.0, 735.0, 10.0));
+            PageContent {
+                number,
+                height: None,
+                glyphs: g,
+                segments: frame(700.0),
+            }
+        };
+        let out = build(&[page(1, "1"), page(2, "2")]);
+        assert_eq!(out.tables.len(), 1);
+        let texts: Vec<String> = out.tables[0].rows.iter().map(Row::joined_text).collect();
+        assert_eq!(texts, vec!["项目数量", "行1", "行2"]);
+        assert_eq!(out.row_pages, vec![1, 1, 2]);
     }
 
     #[test]
