@@ -609,7 +609,9 @@ fn page_items(page: &PageContent, furniture: &[String]) -> Vec<Item> {
     }
     let mut lines: Vec<TextLine> = text_lines(&free)
         .into_iter()
-        .filter(|l| !is_page_number(&l.text) && !is_furniture(l, page.height, furniture))
+        // A row of numbers is several chunks; a page number is one.
+        .filter(|l| !(l.chunks.len() == 1 && is_page_number(&l.text)))
+        .filter(|l| !is_furniture(l, page.height, furniture))
         .collect();
     if page.number == 1 {
         join_title_lines(&mut lines);
@@ -1108,10 +1110,8 @@ fn stream_grid(run: &[TextLine]) -> Grid {
     }
     let mut xs: Vec<f32> = cols.iter().map(|c| c.0).collect();
     xs.push(cols.last().map_or(0.0, |c| c.1));
-    let mut ys: Vec<f32> = run.iter().map(|l| l.top).collect();
-    ys.push(run.last().map_or(0.0, |l| l.top + l.size * 1.2));
-    let mut cells = Vec::new();
-    for (r, line) in run.iter().enumerate() {
+    let mut rows: Vec<(f32, Vec<String>)> = Vec::new();
+    for line in run {
         let mut texts = vec![String::new(); cols.len()];
         for chunk in &line.chunks {
             let c = nearest_column(&cols, chunk.0, chunk.1);
@@ -1120,6 +1120,12 @@ fn stream_grid(run: &[TextLine]) -> Grid {
             }
             texts[c].push_str(&chunk.2);
         }
+        push_stream_row(&mut rows, line.top, texts);
+    }
+    let mut ys: Vec<f32> = rows.iter().map(|r| r.0).collect();
+    ys.push(run.last().map_or(0.0, |l| l.top + l.size * 1.2));
+    let mut cells = Vec::new();
+    for (r, (_, texts)) in rows.into_iter().enumerate() {
         for (c, text) in texts.into_iter().enumerate() {
             cells.push(GridCell {
                 r0: r,
@@ -1132,6 +1138,37 @@ fn stream_grid(run: &[TextLine]) -> Grid {
         }
     }
     Grid { xs, ys, cells }
+}
+
+/// Adds a borderless row, joining the lines of a label wrapped over several lines: a line
+/// holding only first-column text that does not start a label continues the label above, and
+/// numbers set beside the middle of a two-line label join the label line above them.
+fn push_stream_row(rows: &mut Vec<(f32, Vec<String>)>, top: f32, texts: Vec<String>) {
+    let filled: Vec<bool> = texts.iter().map(|t| !t.is_empty()).collect();
+    let only_label = filled.first() == Some(&true) && !filled[1..].contains(&true);
+    let no_label = filled.first() == Some(&false) && filled[1..].contains(&true);
+    let Some((_, prev)) = rows.last_mut() else {
+        rows.push((top, texts));
+        return;
+    };
+    let prev_label_only = !prev[0].is_empty() && prev[1..].iter().all(String::is_empty);
+    let continues = only_label
+        && !prev[0].is_empty()
+        && !starts_label(&texts[0])
+        && !texts[0].starts_with("第二十条")
+        && !prev[0].starts_with("第二十条");
+    if continues {
+        prev[0].push_str(&texts[0]);
+        return;
+    }
+    let numbers = texts[1..].iter().all(|t| t.is_empty() || is_numeric(t));
+    if no_label && prev_label_only && numbers && !prev[0].starts_with("第二十条") {
+        for (p, t) in prev.iter_mut().zip(texts).skip(1) {
+            *p = t;
+        }
+        return;
+    }
+    rows.push((top, texts));
 }
 
 /// The column a chunk overlaps most, or the closest one.
@@ -1300,6 +1337,45 @@ mod tests {
         let texts: Vec<String> = out.tables[0].rows.iter().map(Row::joined_text).collect();
         assert_eq!(texts, vec!["项目数量", "行1", "行2"]);
         assert_eq!(out.row_pages, vec![1, 1, 2]);
+    }
+
+    #[test]
+    fn borderless_wrapped_labels_join() {
+        let mut g = Vec::new();
+        g.extend(glyphs("一、新收", 0.0, 10.0, 10.0));
+        g.extend(glyphs("5", 150.0, 10.0, 10.0));
+        g.extend(glyphs("7", 250.0, 10.0, 10.0));
+        // A label over two lines with its numbers beside the first.
+        g.extend(glyphs("（二）部分公开（区分", 0.0, 30.0, 10.0));
+        g.extend(glyphs("1", 150.0, 30.0, 10.0));
+        g.extend(glyphs("2", 250.0, 30.0, 10.0));
+        g.extend(glyphs("处理的）", 0.0, 44.0, 10.0));
+        // A label over two lines with its numbers between them.
+        g.extend(glyphs("四、结转下年度继续", 0.0, 64.0, 10.0));
+        g.extend(glyphs("3", 150.0, 71.0, 10.0));
+        g.extend(glyphs("4", 250.0, 71.0, 10.0));
+        g.extend(glyphs("办理", 0.0, 78.0, 10.0));
+        let page = PageContent {
+            number: 1,
+            height: None,
+            glyphs: g,
+            segments: Vec::new(),
+        };
+        let out = build(&[page]);
+        assert_eq!(out.tables.len(), 1);
+        let rows: Vec<Vec<&str>> = out.tables[0]
+            .rows
+            .iter()
+            .map(|r| r.cells.iter().map(|c| c.text.as_str()).collect())
+            .collect();
+        assert_eq!(
+            rows,
+            vec![
+                vec!["一、新收", "5", "7"],
+                vec!["（二）部分公开（区分处理的）", "1", "2"],
+                vec!["四、结转下年度继续办理", "3", "4"],
+            ]
+        );
     }
 
     #[test]
