@@ -16,8 +16,24 @@ pub const HARD_RULES: [&str; 4] = ["T3-A", "T3-B", "T3-C", "T4"];
 /// Two sums closer than this are equal (counts are integers; this absorbs float noise only).
 const TOLERANCE: f64 = 1e-6;
 
-/// Table 三 result rows (the addends of T3-B), per format.
-fn t3b_rows(format: Format) -> Vec<&'static str> {
+/// Table 三 result rows (the addends of T3-B) of a report, per format. A format-2021 report that
+/// prints （六）其他处理 as one row (the 2019 layout) is summed with that row: the numbers are
+/// the agency's, only the split into three sub-rows is missing.
+fn t3b_rows(format: Format, by_key: &HashMap<&str, &Fact>) -> Vec<&'static str> {
+    let single_other = by_key.contains_key("requests.other_handling.total")
+        || by_key.contains_key("requests.other_handling.natural_person");
+    let split_other = ["no_correction", "unpaid_fee", "other"].iter().any(|s| {
+        by_key.contains_key(format!("requests.other_handling.{s}.total").as_str())
+            || by_key.contains_key(format!("requests.other_handling.{s}.natural_person").as_str())
+    });
+    let format = match format {
+        Format::F2021 if single_other && !split_other => Format::F2019,
+        f => f,
+    };
+    t3b_rows_of(format)
+}
+
+fn t3b_rows_of(format: Format) -> Vec<&'static str> {
     let mut rows = vec![
         "granted",
         "partial",
@@ -50,10 +66,10 @@ fn t3b_rows(format: Format) -> Vec<&'static str> {
     rows
 }
 
-/// Every table 三 row, per format (the subjects of T3-C).
-fn t3_rows(format: Format) -> Vec<&'static str> {
+/// Every table 三 row of a report (the subjects of T3-C).
+fn t3_rows(format: Format, by_key: &HashMap<&str, &Fact>) -> Vec<&'static str> {
     let mut rows = vec!["new_received", "carried_over"];
-    rows.extend(t3b_rows(format));
+    rows.extend(t3b_rows(format, by_key));
     rows.extend(["total_handled", "carried_forward"]);
     rows
 }
@@ -76,13 +92,13 @@ pub fn check(facts: &[Fact], format: Format) -> Vec<Check> {
     }
     for col in T3_COLUMNS {
         let total = format!("requests.total_handled.{col}");
-        let addends: Vec<String> = t3b_rows(format)
+        let addends: Vec<String> = t3b_rows(format, &ctx.by_key)
             .iter()
             .map(|r| format!("requests.{r}.{col}"))
             .collect();
         checks.push(ctx.balance("T3-B", col, &total, &addends, &[]));
     }
-    for row in t3_rows(format) {
+    for row in t3_rows(format, &ctx.by_key) {
         let total = format!("requests.{row}.total");
         let addends: Vec<String> = T3_COLUMNS[..6]
             .iter()
@@ -272,5 +288,38 @@ mod tests {
     fn template_year_mismatch() {
         let w = warnings(&[], Format::F2019, Some(2022));
         assert_eq!(w[0].rule, "template_year_mismatch");
+    }
+}
+
+#[cfg(test)]
+mod single_other_row {
+    use super::*;
+
+    #[test]
+    fn format_2021_with_one_other_handling_row_sums_that_row() {
+        let fact = |metric: &str, v: f64| Fact {
+            metric: metric.into(),
+            value: Some(v),
+            state: CellState::Number,
+            raw: v.to_string(),
+            table: "三".into(),
+            row: 0,
+            col: 0,
+        };
+        let facts = vec![
+            fact("requests.total_handled.total", 5.0),
+            fact("requests.granted.total", 3.0),
+            fact("requests.other_handling.total", 2.0),
+        ];
+        let checks = check(&facts, Format::F2021);
+        let t3b = checks
+            .iter()
+            .find(|c| c.rule == "T3-B" && c.subject == "total")
+            .expect("T3-B total");
+        assert_eq!(t3b.status, CheckStatus::Pass);
+        assert!(
+            t3b.metrics
+                .contains(&"requests.other_handling.total".to_string())
+        );
     }
 }

@@ -180,6 +180,7 @@ impl Walker {
     }
 
     fn finish(&mut self) {
+        self.drop_blank_group_row();
         if let Some((id, vals)) = self.t3.pending.take() {
             self.incomplete_row(&id, vals.len());
         }
@@ -191,6 +192,26 @@ impl Walker {
                     self.t4.values.len()
                 ),
             });
+        }
+    }
+
+    /// In a flat format-2021 table the （六）其他处理 group row has blank cells of its own
+    /// above its three sub-rows: those blanks are layout, not the format-2019 single row.
+    fn drop_blank_group_row(&mut self) {
+        let has_subs = self.out.facts.iter().any(|f| {
+            f.metric.starts_with("requests.other_handling.") && f.metric.matches('.').count() == 3
+        });
+        let single = |f: &Fact| {
+            f.metric.starts_with("requests.other_handling.") && f.metric.matches('.').count() == 2
+        };
+        let single_blank = self
+            .out
+            .facts
+            .iter()
+            .filter(|f| single(f))
+            .all(|f| f.state == CellState::Empty);
+        if has_subs && single_blank {
+            self.out.facts.retain(|f| !single(f));
         }
     }
 
@@ -281,8 +302,12 @@ impl Walker {
 
     fn table3_row(&mut self, row: &Classified) -> bool {
         let mut id: Option<String> = None;
+        // The cell that named the row: its values are the cells after it, even a text cell
+        // among them (a value printed as `见说明` or `=1+2` is a `text` fact, not a label).
+        let mut id_at = 0;
         let mut touched = false;
-        for (_, key) in &row.labels {
+        for (at, key) in &row.labels {
+            let before = id.clone();
             if key.contains("勾稽关系") || key.contains("申请人情况") {
                 self.t3.active = true;
                 touched = true;
@@ -312,11 +337,14 @@ impl Walker {
             } else if let Some(found) = self.table3_group_or_sub(key) {
                 id = Some(found);
             }
+            if id != before {
+                id_at = *at;
+            }
         }
         let Some(id) = id else {
             return touched;
         };
-        self.t3_values(id, row);
+        self.t3_values(id, row, id_at);
         true
     }
 
@@ -365,17 +393,21 @@ impl Walker {
         }
     }
 
-    fn t3_values(&mut self, id: String, row: &Classified) {
+    fn t3_values(&mut self, id: String, row: &Classified, id_at: usize) {
         if let Some((prev, vals)) = self.t3.pending.take() {
             self.incomplete_row(&prev, vals.len());
         }
-        let values = row.values();
+        let values: Vec<Cell> = row.cells[id_at + 1..]
+            .iter()
+            .filter(|c| !c.spanned)
+            .cloned()
+            .collect();
         if id == "other_handling" {
             // Format 2021's (六) carries no numbers; its sub-rows do.
             if values.iter().all(|c| c.text.is_empty()) && row.cells.len() < 7 {
                 return;
             }
-            if values.len() >= 7 {
+            if values.iter().any(|c| !c.text.is_empty()) {
                 self.out.signals_2019 += 1;
             }
         }
@@ -603,7 +635,23 @@ fn table3_sub(group: &str, key: &str) -> Option<&'static str> {
     if group == "other_handling" && strip_numbering(key) == "其他" {
         return Some("other");
     }
-    None
+    // A label whose key words are misprinted (`2.其他法律行政止公开`) is still the template's
+    // N-th sub-row of its group when it carries the number N.
+    let n = sub_number(key)?;
+    match (group, n) {
+        ("other_handling", 3) => Some("other"),
+        _ => subs.get(n.checked_sub(1)?).map(|(_, sub)| *sub),
+    }
+}
+
+/// `2.其他…` → 2; `None` unless the key starts with a number followed by `.`.
+fn sub_number(key: &str) -> Option<usize> {
+    let digits: String = key.chars().take_while(char::is_ascii_digit).collect();
+    let rest = &key[digits.len()..];
+    if digits.is_empty() || !rest.starts_with('.') || rest.len() <= 1 {
+        return None;
+    }
+    digits.parse().ok()
 }
 
 /// `3.其他` → `其他`.
@@ -613,5 +661,97 @@ fn strip_numbering(key: &str) -> &str {
         rest.trim_start_matches(['.', ')', ':'])
     } else {
         key
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::report::text::parse_text;
+
+    fn rows(lines: &[&[&str]]) -> Table {
+        let text: String = lines
+            .iter()
+            .map(|cells| cells.iter().map(|c| format!("\t{c}\n")).collect::<String>() + "\n")
+            .collect();
+        parse_text(&text)
+    }
+
+    const ZEROS: [&str; 7] = ["0", "0", "0", "0", "0", "0", "0"];
+
+    fn row<'a>(labels: &[&'a str], values: &[&'a str]) -> Vec<&'a str> {
+        labels.iter().chain(values).copied().collect()
+    }
+
+    #[test]
+    fn misprinted_sub_row_is_found_by_its_number() {
+        let r1 = row(
+            &["三、本年度办理结果", "（三）不予公开", "1．属于国家秘密"],
+            &ZEROS,
+        );
+        let r2 = row(
+            &["", "", "2．其他法律行政止公开"],
+            &["1", "0", "0", "0", "0", "0", "1"],
+        );
+        let t = rows(&[&r1, &r2]);
+        let ext = extract(&[t]);
+        let f = ext
+            .facts
+            .iter()
+            .find(|f| f.metric == "requests.denied.prohibited_by_law.total")
+            .expect("typo row read by its number");
+        assert_eq!(f.value, Some(1.0));
+    }
+
+    #[test]
+    fn text_cell_among_values_is_a_text_fact() {
+        let r = row(
+            &["一、本年新收政府信息公开申请数量"],
+            &["1", "=1+2", "0", "0", "0", "0", "1"],
+        );
+        let ext = extract(&[rows(&[&r])]);
+        assert_eq!(ext.facts.len(), 7);
+        let f = &ext.facts[1];
+        assert_eq!(
+            (f.metric.as_str(), f.state),
+            ("requests.new_received.commercial", CellState::Text)
+        );
+    }
+
+    #[test]
+    fn blank_group_row_above_sub_rows_is_layout() {
+        let group = row(&["（六）其他处理"], &["", "", "", "", "", "", ""]);
+        let subs = [
+            row(
+                &["1．申请人无正当理由逾期不补正、行政机关不再处理其政府信息公开申请"],
+                &ZEROS,
+            ),
+            row(
+                &["2．申请人逾期未按收费通知要求缴纳费用、行政机关不再处理其政府信息公开申请"],
+                &ZEROS,
+            ),
+            row(&["3．其他"], &ZEROS),
+        ];
+        let head = row(
+            &[
+                "三、本年度办理结果",
+                "（五）不予处理",
+                "1．信访举报投诉类申请",
+            ],
+            &ZEROS,
+        );
+        let t = rows(&[&head, &group, &subs[0], &subs[1], &subs[2]]);
+        let ext = extract(&[t]);
+        assert!(
+            !ext.facts
+                .iter()
+                .any(|f| f.metric == "requests.other_handling.total")
+        );
+        assert!(
+            ext.facts
+                .iter()
+                .any(|f| f.metric == "requests.other_handling.other.total")
+        );
+        assert!(ext.signals_2021 > ext.signals_2019);
     }
 }
