@@ -23,11 +23,13 @@ mod read;
 mod schema;
 mod write;
 
-pub use read::{ExportFilter, FactRow, FailureRow, ReportSource, Stats, StoredCheck, StoredReport};
+pub use read::{
+    ExportFilter, FactRow, FailureCell, FailureRow, ReportSource, Stats, StoredCheck, StoredReport,
+};
 pub use schema::SCHEMA_VERSION;
 pub use write::{
-    AgencyHint, DocumentKind, DocumentRef, NewDocument, ReportId, facts_diff, parse_digest,
-    sha256_hex,
+    AgencyHint, Batch, DocumentKind, DocumentRef, NewDocument, PreparedBody, PreparedReport,
+    ReportId, facts_diff, parse_digest, sha256_hex,
 };
 
 /// Errors of the archive. Every variant says what to do about it.
@@ -202,6 +204,9 @@ fn configure(conn: &Connection) -> Result<()> {
     conn.pragma_update(None, "journal_mode", "WAL")?;
     conn.pragma_update(None, "synchronous", "NORMAL")?;
     conn.pragma_update(None, "foreign_keys", "ON")?;
+    // Each report inserts one row per metric into `facts_metric_year`, i.e. into about a
+    // thousand different index leaves; a 64 MB page cache keeps them in memory.
+    conn.pragma_update(None, "cache_size", -65536)?;
     conn.set_prepared_statement_cache_capacity(64);
     Ok(())
 }
