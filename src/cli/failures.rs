@@ -43,7 +43,7 @@ const COLUMNS: [&str; 11] = [
     "severity",
     "expected",
     "actual",
-    "metrics",
+    "cells",
     "url",
     "report_id",
 ];
@@ -88,7 +88,13 @@ pub fn run(args: Args, ctx: &Context) -> anyhow::Result<ExitCode> {
             let reports: std::collections::BTreeSet<i64> =
                 rows.iter().map(|r| r.report_id).collect();
             if !ctx.quiet {
-                println!("{} failing checks in {} reports", rows.len(), reports.len());
+                println!(
+                    "{} failing {} in {} {}",
+                    rows.len(),
+                    plural(rows.len(), "check", "checks"),
+                    reports.len(),
+                    plural(reports.len(), "report", "reports")
+                );
             }
         }
     }
@@ -131,4 +137,8 @@ fn short_cells(r: &FailureRow) -> String {
         return r.metrics.join(" ");
     }
     parts.join(" ")
+}
+
+fn plural(n: usize, one: &'static str, many: &'static str) -> &'static str {
+    if n == 1 { one } else { many }
 }
