@@ -116,7 +116,7 @@ impl Archive {
         let tx = self
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let id = ingest_tx(&tx, doc.id, parsed, hint, None)?;
+        let id = ingest_now(&tx, doc.id, parsed, hint)?;
         tx.commit()?;
         Ok(id)
     }
@@ -133,7 +133,7 @@ impl Archive {
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)?;
         let d = put_document_tx(&tx, doc, None)?;
-        let id = ingest_tx(&tx, d.id, parsed, hint, None)?;
+        let id = ingest_now(&tx, d.id, parsed, hint)?;
         tx.commit()?;
         Ok((d, id))
     }
@@ -174,6 +174,8 @@ pub struct Batch<'a> {
     max_reports: usize,
     max_age: std::time::Duration,
     open: bool,
+    /// Agencies whose cross-year checks are refreshed when the batch commits.
+    touched: Vec<i64>,
 }
 
 impl Archive {
@@ -187,6 +189,7 @@ impl Archive {
             max_reports: max_reports.max(1),
             max_age,
             open: false,
+            touched: Vec::new(),
         })
     }
 }
@@ -199,9 +202,9 @@ impl Batch<'_> {
         parsed: &ParsedReport,
         hint: &AgencyHint,
     ) -> Result<(DocumentRef, ReportId)> {
-        self.write(|conn| {
+        self.write(|conn, touched| {
             let d = put_document_tx(conn, doc, None)?;
-            let id = ingest_tx(conn, d.id, parsed, hint, None)?;
+            let id = ingest_tx(conn, d.id, parsed, hint, None, touched)?;
             Ok((d, id))
         })
     }
@@ -216,9 +219,9 @@ impl Batch<'_> {
         parsed: &ParsedReport,
         hint: &AgencyHint,
     ) -> Result<(DocumentRef, ReportId)> {
-        self.write(|conn| {
+        self.write(|conn, touched| {
             let d = put_document_tx(conn, doc, Some(&prepared.body))?;
-            let id = ingest_tx(conn, d.id, parsed, hint, Some(&prepared.digest))?;
+            let id = ingest_tx(conn, d.id, parsed, hint, Some(&prepared.digest), touched)?;
             Ok((d, id))
         })
     }
@@ -230,7 +233,7 @@ impl Batch<'_> {
         parsed: &ParsedReport,
         hint: &AgencyHint,
     ) -> Result<ReportId> {
-        self.write(|conn| ingest_tx(conn, doc.id, parsed, hint, None))
+        self.write(|conn, touched| ingest_tx(conn, doc.id, parsed, hint, None, touched))
     }
 
     /// [`Batch::ingest_report`] with the [`parse_digest`] already computed.
@@ -241,7 +244,7 @@ impl Batch<'_> {
         digest: &str,
         hint: &AgencyHint,
     ) -> Result<ReportId> {
-        self.write(|conn| ingest_tx(conn, doc.id, parsed, hint, Some(digest)))
+        self.write(|conn, touched| ingest_tx(conn, doc.id, parsed, hint, Some(digest), touched))
     }
 
     /// Read access to the archive, seeing the batch's uncommitted writes.
@@ -254,7 +257,7 @@ impl Batch<'_> {
         self.flush()
     }
 
-    fn write<T>(&mut self, f: impl FnOnce(&Connection) -> Result<T>) -> Result<T> {
+    fn write<T>(&mut self, f: impl FnOnce(&Connection, &mut Vec<i64>) -> Result<T>) -> Result<T> {
         if !self.open {
             self.archive.conn.execute_batch("BEGIN IMMEDIATE")?;
             self.open = true;
@@ -262,7 +265,7 @@ impl Batch<'_> {
         }
         let conn = &self.archive.conn;
         conn.execute_batch("SAVEPOINT report")?;
-        match f(conn) {
+        match f(conn, &mut self.touched) {
             Ok(v) => {
                 conn.execute_batch("RELEASE report")?;
                 self.pending += 1;
@@ -280,6 +283,13 @@ impl Batch<'_> {
 
     fn flush(&mut self) -> Result<()> {
         if self.open {
+            // Cross-year checks once per agency and batch: derived data, written in the same
+            // transaction as the reports they are derived from.
+            self.touched.sort_unstable();
+            self.touched.dedup();
+            for agency in self.touched.drain(..) {
+                crossyear::refresh(&self.archive.conn, agency)?;
+            }
             self.archive.conn.execute_batch("COMMIT")?;
             self.open = false;
             self.pending = 0;
@@ -423,12 +433,28 @@ pub(super) fn severity(rule: &str) -> &'static str {
     }
 }
 
+/// [`ingest_tx`] followed by the cross-year refresh of the agencies it touched.
+fn ingest_now(
+    tx: &Connection,
+    document_id: i64,
+    parsed: &ParsedReport,
+    hint: &AgencyHint,
+) -> Result<ReportId> {
+    let mut touched = Vec::new();
+    let id = ingest_tx(tx, document_id, parsed, hint, None, &mut touched)?;
+    for agency in touched {
+        crossyear::refresh(tx, agency)?;
+    }
+    Ok(id)
+}
+
 fn ingest_tx(
     tx: &Connection,
     document_id: i64,
     parsed: &ParsedReport,
     hint: &AgencyHint,
     digest: Option<&str>,
+    touched: &mut Vec<i64>,
 ) -> Result<ReportId> {
     let (url, sha): (String, String) = tx
         .prepare_cached("SELECT coalesce(final_url, url), sha256 FROM documents WHERE id = ?1")?
@@ -526,10 +552,10 @@ fn ingest_tx(
             refresh_group(tx, old_agency, old_year, report_id, None)?;
         }
         if old_agency != agency_id {
-            crossyear::refresh(tx, old_agency)?;
+            touched.push(old_agency);
         }
     }
-    crossyear::refresh(tx, agency_id)?;
+    touched.push(agency_id);
     Ok(report_id)
 }
 
