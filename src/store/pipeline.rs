@@ -274,9 +274,13 @@ pub fn reparse(
                 return Ok(());
             }
         };
-        if src.parse_sha256.as_deref() == Some(digest.as_str())
-            && src.parser_version == Some(PARSER_VERSION as i64)
-        {
+        if src.parse_sha256.as_deref() == Some(digest.as_str()) {
+            // Same result: at most record that the current parser confirmed it.
+            if let Some(id) = src.report_id
+                && src.parser_version != Some(PARSER_VERSION as i64)
+            {
+                batch.confirm_parser_version(id)?;
+            }
             return Ok(());
         }
         let old_facts = match src.report_id {

@@ -247,6 +247,16 @@ impl Batch<'_> {
         self.write(|conn, touched| ingest_tx(conn, doc.id, parsed, hint, Some(digest), touched))
     }
 
+    /// Records that the current parser gives the same result for a report as the one that
+    /// wrote it (`reparse` after a parser upgrade that changed nothing for this page).
+    pub fn confirm_parser_version(&mut self, report_id: ReportId) -> Result<()> {
+        self.write(|conn, _| {
+            conn.prepare_cached("UPDATE reports SET parser_version = ?1 WHERE id = ?2")?
+                .execute(params![crate::report::PARSER_VERSION, report_id])?;
+            Ok(())
+        })
+    }
+
     /// Read access to the archive, seeing the batch's uncommitted writes.
     pub fn archive(&self) -> &Archive {
         self.archive
