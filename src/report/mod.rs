@@ -10,10 +10,12 @@
 
 use crate::model::{Format, ParsedReport, Status, Warning};
 
+pub mod docx;
 pub mod grid;
 pub mod html;
 pub mod meta;
 pub mod normalize;
+pub mod pdf;
 pub mod tables;
 pub mod text;
 
@@ -35,6 +37,9 @@ pub struct Input<'a> {
 
 /// Parses one document (HTML or text).
 pub fn parse(input: &Input) -> ParsedReport {
+    if let Some(report) = parse_attachment(input.bytes, input.source) {
+        return report;
+    }
     let decoded = crate::decode::decode(input.bytes, input.content_type);
     let encoding = decoded.describe();
     if looks_like_html(&decoded.text) {
@@ -61,6 +66,56 @@ pub fn parse(input: &Input) -> ParsedReport {
             source: input.source,
             encoding,
         })
+    }
+}
+
+/// Parses a PDF, DOCX or DOC document, recognised by its magic bytes; `None` for anything
+/// else (HTML, text), which [`parse`] reads itself. OFD (a zip of XML pages) is recognised but
+/// not read: no maintained crate reads it, so it stays `attachment_only`.
+pub fn parse_attachment(bytes: &[u8], source: &str) -> Option<ParsedReport> {
+    if pdf::sniff(bytes) {
+        return Some(pdf::parse(bytes, source));
+    }
+    if docx::sniff(bytes).is_some() {
+        return Some(docx::parse(bytes, source));
+    }
+    let ofd = bytes.starts_with(b"PK\x03\x04") && bytes.windows(7).any(|w| w == b"OFD.xml");
+    ofd.then(|| {
+        let reason = "OFD documents are archived but not read".to_string();
+        pdf::bare_report(source, Status::AttachmentOnly, reason)
+    })
+}
+
+/// The report of a page whose tables live in an attachment: the attachment's facts, checks and
+/// status (its `source` names the attachment, and for a PDF each fact's `row` gives its page
+/// through [`pdf::Extracted::page_of_row`]), with the page's title, agency, year and
+/// publication date where the attachment states none or a weaker year.
+pub fn adopt_attachment(page: &ParsedReport, attachment: ParsedReport) -> ParsedReport {
+    let mut r = attachment;
+    let page_year_stronger = page.year.is_some()
+        && (r.year.is_none() || year_rank(page.year_source) < year_rank(r.year_source));
+    if page_year_stronger {
+        r.year = page.year;
+        r.year_source = page.year_source;
+    }
+    r.title = r.title.or_else(|| page.title.clone());
+    r.agency = r.agency.or_else(|| page.agency.clone());
+    r.published = r.published.or_else(|| page.published.clone());
+    r.attachments = page.attachments.clone();
+    r
+}
+
+/// Strength of a year source, strongest first (the order of [`crate::model::YearSource`]).
+fn year_rank(s: crate::model::YearSource) -> u8 {
+    use crate::model::YearSource as Y;
+    match s {
+        Y::Title => 0,
+        Y::Meta => 1,
+        Y::MetadataTable => 2,
+        Y::Body => 3,
+        Y::PublicationDate => 4,
+        Y::Given => 5,
+        Y::None => 6,
     }
 }
 
