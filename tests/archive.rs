@@ -363,6 +363,19 @@ fn archive_tables_views_reparse_and_cross_year_checks() {
     assert_eq!(second["changed_reports"], 0);
     assert_eq!(second["facts_changed"], 0);
     assert_eq!(second["status_changes"].as_array().map(Vec::len), Some(0));
+    // A parser upgrade that changes nothing for a page only records the new version.
+    c.execute("UPDATE reports SET parser_version = 0", [])
+        .expect("age");
+    let third: serde_json::Value = serde_json::from_str(&gknb_ok(
+        &f.dir,
+        &["reparse", "--db", &f.db, "--format", "json"],
+    ))
+    .expect("json");
+    assert_eq!(third["changed_reports"], 0);
+    assert_eq!(
+        n(&c, "SELECT count(*) FROM reports WHERE parser_version = 0"),
+        0
+    );
     let text = gknb_ok(&f.dir, &["reparse", "--db", &f.db]);
     assert!(
         text.contains("0 reports changed, 0 facts changed, 0 status changes"),
