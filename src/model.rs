@@ -181,6 +181,9 @@ pub struct Fact {
     pub row: u32,
     /// Grid column of the cell within its row (0-based).
     pub col: u32,
+    /// Page of a paged source (PDF), 1-based; absent for HTML and text.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub page: Option<u32>,
 }
 
 /// Result of one check instance.

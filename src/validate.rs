@@ -207,6 +207,7 @@ mod tests {
             table: "三".into(),
             row: 0,
             col: 0,
+            page: None,
         }
     }
 
@@ -305,6 +306,7 @@ mod single_other_row {
             table: "三".into(),
             row: 0,
             col: 0,
+            page: None,
         };
         let facts = vec![
             fact("requests.total_handled.total", 5.0),

@@ -37,7 +37,7 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Parse report files (HTML or text; `-` for stdin) and show what was understood.
+    /// Parse report files (HTML, text, PDF, DOCX; `-` for stdin) and show what was understood.
     Parse(parse::Args),
     /// Import local report files into the archive as if fetched.
     Import(import::Args),

@@ -1,4 +1,5 @@
-//! `gknb parse FILE...`: parse report files without an archive and show what was understood.
+//! `gknb parse FILE...`: parse report files (HTML, text, PDF, DOCX) without an archive and show
+//! what was understood.
 //!
 //! Exit codes: 0 every input parsed and no hard check failed; 1 at least one input is
 //! `invalid` or `unparsed`; 2 an input could not be read.
@@ -24,7 +25,7 @@ pub enum OutputFormat {
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
-    /// Report files (HTML or text); `-` reads standard input.
+    /// Report files (HTML, text, PDF or DOCX); `-` reads standard input.
     #[arg(required = true, value_name = "FILE")]
     pub files: Vec<PathBuf>,
     /// Output format.

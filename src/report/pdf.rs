@@ -133,6 +133,9 @@ pub fn parse(bytes: &[u8], source: &str) -> ParsedReport {
         return bare_report(source, Status::ImageOnly, reason);
     }
     let mut report = crate::report::parse_tables(&doc.tables, &doc.text, source, "pdf text layer");
+    for fact in &mut report.facts {
+        fact.page = doc.page_of_row(fact.row);
+    }
     // A scan with a typed title or page numbers on top: a few glyphs, no tables.
     let sparse =
         doc.glyphs < SPARSE_GLYPHS_PER_PAGE * doc.pages.max(1) as usize && has_images(bytes);

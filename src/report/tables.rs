@@ -542,6 +542,7 @@ fn fact(metric: &metrics::Metric, table: &str, cell: &Cell) -> Fact {
         table: table.to_string(),
         row: cell.row,
         col: cell.col,
+        page: None,
     }
 }
 

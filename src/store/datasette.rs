@@ -68,6 +68,10 @@ const TABLES: &[TableDoc] = &[
                 "Column of the cell in the parsed table grid (0-based).",
             ),
             (
+                "source_page",
+                "Page of the cell in a paged source (PDF, 1-based); empty for HTML and text.",
+            ),
+            (
                 "report_status",
                 "ok, or invalid when the report fails an accounting identity (see validation_failures).",
             ),
@@ -241,6 +245,10 @@ const TABLES: &[TableDoc] = &[
             ("report_table", "二, 三 or 四."),
             ("source_row", "Grid row of the cell (0-based)."),
             ("source_col", "Grid column of the cell (0-based)."),
+            (
+                "source_page",
+                "Page of the cell in a PDF (1-based); empty otherwise.",
+            ),
         ],
     ),
     (

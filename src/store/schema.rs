@@ -91,6 +91,7 @@ CREATE TABLE facts (
     report_table TEXT NOT NULL,
     source_row   INTEGER NOT NULL,
     source_col   INTEGER NOT NULL,
+    source_page  INTEGER,
     PRIMARY KEY (agency_id, year, metric)
 ) WITHOUT ROWID;
 CREATE INDEX facts_metric_year ON facts (metric, year);
@@ -176,6 +177,7 @@ SELECT a.name         AS agency,
        r.url          AS source_url,
        f.source_row   AS source_row,
        f.source_col   AS source_col,
+       f.source_page  AS source_page,
        r.status       AS report_status,
        f.report_id    AS report_id,
        m.ordinal      AS metric_ordinal

@@ -16,6 +16,7 @@ fn fact(metric: &str, value: Option<f64>) -> Fact {
         table: "三".into(),
         row: 1,
         col: 2,
+        page: None,
     }
 }
 

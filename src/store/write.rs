@@ -710,7 +710,7 @@ pub(super) fn group_facts(
     year: i32,
 ) -> Result<Vec<Fact>> {
     let mut stmt = tx.prepare_cached(
-        "SELECT metric, value, state, raw, report_table, source_row, source_col FROM facts \
+        "SELECT metric, value, state, raw, report_table, source_row, source_col, source_page FROM facts \
          WHERE agency_id = ?1 AND year = ?2",
     )?;
     let mut rows = stmt.query(params![agency_id, year])?;
@@ -726,6 +726,7 @@ pub(super) fn group_facts(
             table: r.get(4)?,
             row: r.get(5)?,
             col: r.get(6)?,
+            page: r.get(7)?,
         });
     }
     Ok(out)
@@ -757,7 +758,7 @@ fn insert_facts(
 ) -> Result<()> {
     let mut stmt = tx.prepare_cached(
         "INSERT INTO facts (agency_id, year, metric, value, state, raw, report_id, report_table, \
-         source_row, source_col) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+         source_row, source_col, source_page) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
     )?;
     for f in facts {
         stmt.execute(params![
@@ -770,7 +771,8 @@ fn insert_facts(
             report_id,
             f.table,
             f.row,
-            f.col
+            f.col,
+            f.page
         ])?;
     }
     Ok(())
