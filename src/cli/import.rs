@@ -76,6 +76,12 @@ pub fn run(args: Args, ctx: &Context) -> anyhow::Result<ExitCode> {
             summary.already_archived,
             summary.errors.len()
         );
+        if summary.attachments.adopted > 0 {
+            eprintln!(
+                "{} attachment-only pages took their facts from an imported attachment",
+                summary.attachments.adopted
+            );
+        }
     }
     Ok(if summary.errors.is_empty() {
         ExitCode::SUCCESS

@@ -55,6 +55,12 @@ pub fn run(args: Args, ctx: &Context) -> anyhow::Result<ExitCode> {
                 summary.status_changes.len(),
                 summary.errors.len()
             );
+            if summary.attachments.adopted > 0 {
+                println!(
+                    "{} attachment-only pages now have their facts from the archived attachment",
+                    summary.attachments.adopted
+                );
+            }
             if !summary.status_changes.is_empty() {
                 let rows: Vec<Vec<String>> = summary
                     .status_changes

@@ -49,6 +49,8 @@ pub struct ImportSummary {
     pub by_status: BTreeMap<String, usize>,
     /// Files that could not be imported, with the reason.
     pub errors: Vec<(String, String)>,
+    /// `attachment_only` pages whose imported attachment gives the facts.
+    pub attachments: AdoptSummary,
 }
 
 /// Options of [`reparse`].
@@ -81,6 +83,8 @@ pub struct ReparseSummary {
     pub status_changes: Vec<StatusChange>,
     /// Documents that could not be re-parsed or stored, with the reason.
     pub errors: Vec<(String, String)>,
+    /// `attachment_only` pages whose archived attachment now gives the facts.
+    pub attachments: AdoptSummary,
 }
 
 /// A body read from the archive, or why it could not be.
@@ -211,6 +215,7 @@ pub fn import_files(
     };
     run_pipeline(workers(opts.workers), feed, work, sink)?;
     batch.commit()?;
+    summary.attachments = adopt_attachments(archive)?;
     Ok(summary)
 }
 
@@ -326,6 +331,7 @@ pub fn reparse(
     };
     run_pipeline(workers(opts.workers), feed, work, sink)?;
     batch.commit()?;
+    summary.attachments = adopt_attachments(archive)?;
     Ok(summary)
 }
 
@@ -405,6 +411,9 @@ fn content_type_for(path: &Path) -> Option<&'static str> {
     match ext.as_str() {
         "html" | "htm" | "shtml" | "xhtml" => Some("text/html"),
         "txt" | "text" => Some("text/plain"),
+        "pdf" => Some("application/pdf"),
+        "docx" => Some("application/vnd.openxmlformats-officedocument.wordprocessingml.document"),
+        "doc" => Some("application/msword"),
         _ => None,
     }
 }
@@ -446,4 +455,107 @@ fn walk(dir: &Path, out: &mut Vec<PathBuf>) -> Result<()> {
         }
     }
     Ok(())
+}
+
+/// What [`adopt_attachments`] did.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct AdoptSummary {
+    /// `attachment_only` reports looked at.
+    pub stubs: usize,
+    /// Attachments that now give a report with facts (stored on the attachment's document).
+    pub adopted: usize,
+    /// Attachment links with no archived document (not fetched, or outside the crawl).
+    pub missing: usize,
+}
+
+/// Gives every `attachment_only` report page the facts of its archived attachments.
+///
+/// For each linked attachment that is in the archive and parses (PDF, DOCX), a report is stored
+/// on the *attachment's* document, so its `url` and each fact's `source_page` point at the file
+/// the numbers were read from; it takes the page's title, agency and year where the file states
+/// none (see [`report::adopt_attachment`]). The page's own `attachment_only` report stays as it
+/// is, and the primary-report rule prefers the one with facts. Attachment documents are not in
+/// `reparse`'s own loop: this is the only place that reads them, so a run after a parser
+/// upgrade (a new [`PARSER_VERSION`]) reads them again, and a run without one skips them.
+pub fn adopt_attachments(archive: &mut Archive) -> Result<AdoptSummary> {
+    let mut summary = AdoptSummary::default();
+    for stub in archive.attachment_stubs()? {
+        summary.stubs += 1;
+        let Some(page_bytes) = archive.raw_bytes(&stub.sha256)? else {
+            continue;
+        };
+        let page = report::parse(&Input {
+            bytes: &page_bytes,
+            source: &stub.url,
+            content_type: stub.content_type.as_deref(),
+        });
+        for link in &page.attachments {
+            let Some(target) = resolve_link(&stub.url, link) else {
+                continue;
+            };
+            let Some(doc) = archive.document_by_url(&target)? else {
+                summary.missing += 1;
+                continue;
+            };
+            if let Some((_, version)) = archive.report_for(&target, &doc.sha256)?
+                && version == i64::from(PARSER_VERSION)
+            {
+                // Already read by this parser version (adopted before, or imported as a file).
+                continue;
+            }
+            let Some(bytes) = archive.raw_bytes(&doc.sha256)? else {
+                continue;
+            };
+            let Some(parsed) = report::parse_attachment(&bytes, &target) else {
+                continue;
+            };
+            if parsed.facts.is_empty() {
+                continue;
+            }
+            let adopted = report::adopt_attachment(&page, parsed);
+            archive.ingest_report(&doc, &adopted, &stub.hint)?;
+            summary.adopted += 1;
+        }
+    }
+    Ok(summary)
+}
+
+/// An attachment link resolved against its page: a URL join for fetched pages, a path relative
+/// to the page's folder for imported files.
+fn resolve_link(page: &str, link: &str) -> Option<String> {
+    if let Ok(base) = url::Url::parse(page)
+        && base.scheme() != "file"
+        && base.has_host()
+    {
+        return base.join(link.trim()).ok().map(String::from);
+    }
+    let link = link.trim();
+    if link.contains("://") {
+        return Some(link.to_string());
+    }
+    let dir = Path::new(page).parent()?;
+    let joined = dir.join(link.trim_start_matches("./"));
+    Some(
+        std::fs::canonicalize(&joined)
+            .unwrap_or(joined)
+            .display()
+            .to_string(),
+    )
+}
+
+#[cfg(test)]
+mod adopt_tests {
+    use super::resolve_link;
+
+    #[test]
+    fn links_resolve_against_urls_and_paths() {
+        assert_eq!(
+            resolve_link("http://a.gov.cn/col/x/t1.html", "../att/r.pdf").as_deref(),
+            Some("http://a.gov.cn/col/att/r.pdf")
+        );
+        assert_eq!(
+            resolve_link("/nonexistent/dir/page.html", "./r.pdf").as_deref(),
+            Some("/nonexistent/dir/r.pdf")
+        );
+    }
 }

@@ -29,6 +29,17 @@ pub struct ReportSource {
     pub parser_version: Option<i64>,
 }
 
+/// A report page whose report lives in an attachment (see [`crate::store::pipeline::adopt_attachments`]).
+#[derive(Debug, Clone)]
+pub struct AttachmentStub {
+    /// The page's final url (attachment links resolve against it).
+    pub url: String,
+    pub content_type: Option<String>,
+    pub sha256: String,
+    /// The agency the page was stored under.
+    pub hint: super::AgencyHint,
+}
+
 /// A report row with its own facts (from `facts` when primary, else `reports.facts_zst`),
 /// in catalogue order.
 #[derive(Debug, Clone, Serialize)]
@@ -175,7 +186,8 @@ impl Archive {
              r.year, r.year_source, r.status, r.parse_sha256, r.parser_version \
              FROM documents d LEFT JOIN reports r ON r.document_id = d.id \
              LEFT JOIN agencies a ON a.id = r.agency_id \
-             WHERE d.kind = 'report' OR r.id IS NOT NULL ORDER BY d.id",
+             WHERE d.kind = 'report' OR (r.id IS NOT NULL AND d.kind != 'attachment') \
+             ORDER BY d.id",
         )?;
         let rows = stmt.query_map([], |r| {
             Ok(ReportSource {
@@ -195,6 +207,48 @@ impl Archive {
             })
         })?;
         Ok(rows.collect::<Result<Vec<_>, _>>()?)
+    }
+
+    /// Report pages whose status is `attachment_only`, with the agency they were stored under.
+    pub fn attachment_stubs(&self) -> Result<Vec<AttachmentStub>> {
+        let mut stmt = self.conn.prepare(
+            "SELECT coalesce(d.final_url, d.url), d.content_type, d.sha256, a.name, a.region, \
+             a.portal FROM reports r JOIN documents d ON d.id = r.document_id \
+             JOIN agencies a ON a.id = r.agency_id WHERE r.status = 'attachment_only' \
+             ORDER BY r.id",
+        )?;
+        let rows = stmt.query_map([], |r| {
+            Ok(AttachmentStub {
+                url: r.get(0)?,
+                content_type: r.get(1)?,
+                sha256: r.get(2)?,
+                hint: super::AgencyHint {
+                    name: r.get(3)?,
+                    region: r.get(4)?,
+                    portal: r.get(5)?,
+                },
+            })
+        })?;
+        Ok(rows.collect::<Result<Vec<_>, _>>()?)
+    }
+
+    /// The newest document fetched from (or redirected to) `url`.
+    pub fn document_by_url(&self, url: &str) -> Result<Option<super::DocumentRef>> {
+        Ok(self
+            .conn
+            .prepare_cached(
+                "SELECT id, sha256 FROM documents WHERE url = ?1 OR final_url = ?1 \
+                 ORDER BY id DESC LIMIT 1",
+            )?
+            .query_row([url], |r| {
+                Ok(super::DocumentRef {
+                    id: r.get(0)?,
+                    sha256: r.get(1)?,
+                    is_new_body: false,
+                    is_new_document: false,
+                })
+            })
+            .optional()?)
     }
 
     /// The id of the report parsed from a given url and body, if it was already ingested by
