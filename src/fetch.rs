@@ -422,7 +422,6 @@ impl Fetcher {
 
     async fn fetch_with_retries(&self, req: &Request, host: &HostState) -> (Outcome, u32) {
         let mut attempts = 0;
-        let mut rng = rand::rng();
         loop {
             host.limiter().until_ready().await;
             let result = {
@@ -454,7 +453,7 @@ impl Fetcher {
                             self.cfg.backoff_base,
                             attempts - 1,
                             self.cfg.backoff_max,
-                            &mut rng,
+                            &mut rand::rng(),
                         ),
                     }
                 }
@@ -468,7 +467,7 @@ impl Fetcher {
                         self.cfg.backoff_base,
                         attempts - 1,
                         self.cfg.backoff_max,
-                        &mut rng,
+                        &mut rand::rng(),
                     )
                 }
             };
@@ -600,7 +599,6 @@ mod tests {
 
     #[test]
     fn backoff_grows_with_jitter_and_cap() {
-        let mut rng = rand::rng();
         let base = Duration::from_millis(100);
         let max = Duration::from_secs(1);
         for attempt in 0..10 {

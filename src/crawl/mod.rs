@@ -1,0 +1,830 @@
+//! The crawl scheduler: frontier in the archive, resumable, incremental.
+//!
+//! Split the Scrapy way: the *scheduler* (this module) keeps the frontier in SQLite
+//! ([`state`]) and hands rows to per-host queues; the *downloader* ([`crate::fetch`]) enforces
+//! politeness; *discovery* ([`crate::discover`]) is pure; the *pipeline* archives every response
+//! and parses report pages on the way in.
+//!
+//! Resumability: a row is marked done in the same transaction that archives its response and
+//! inserts what it led to. After a `kill -9` the same command resumes the unfinished run: only
+//! the rows that were in flight are fetched again.
+//!
+//! Incremental runs: a new run puts every known listing back in the queue with its ETag and
+//! Last-Modified, so unchanged listings cost a 304; report pages already archived are never
+//! fetched again. Pagination is followed only while pages bring new URLs, which also stops
+//! sticky pagers and stub pages.
+
+pub mod state;
+
+use std::collections::{HashMap, VecDeque};
+use std::fs::File;
+use std::io::IsTerminal;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use serde::Serialize;
+use tokio::sync::mpsc;
+use url::Url;
+
+use crate::discover::{self, Discovery, Family, ListingKind};
+use crate::fetch::{self, FetchConfig, Fetched, Fetcher, HostPolicy, Method, Outcome};
+use crate::model::ParsedReport;
+use crate::report;
+use state::{CrawlDb, Document, Item, Kind, NewItem, RowState, StateError};
+
+/// Errors that stop a crawl.
+#[derive(Debug, thiserror::Error)]
+pub enum CrawlError {
+    #[error(transparent)]
+    State(#[from] StateError),
+    #[error(transparent)]
+    Fetch(#[from] fetch::FetchError),
+    #[error("another crawl holds the lock on {0}")]
+    Locked(PathBuf),
+    #[error("cannot create the lock file {path}: {source}")]
+    LockFile {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+}
+
+/// One portal to crawl: its annual-report listing page and politeness overrides.
+#[derive(Debug, Clone)]
+pub struct Seed {
+    pub name: String,
+    /// 行政区划代码.
+    pub region: String,
+    pub url: Url,
+    pub family: Family,
+    pub rate: Option<f64>,
+    pub burst: Option<u32>,
+    pub accept_invalid_certs: Option<bool>,
+}
+
+/// How to crawl.
+#[derive(Debug, Clone)]
+pub struct CrawlOptions {
+    pub fetch: FetchConfig,
+    /// Pages followed per column.
+    pub max_listing_pages: u32,
+    /// Sub-column and redirect levels followed below a seed.
+    pub max_depth: u32,
+    /// Requests to one host in flight at once (waiting for the rate limiter included).
+    pub per_host_parallel: usize,
+    /// Show a progress bar on stderr (only when it is a terminal).
+    pub progress: bool,
+    /// Stop after this many fetched responses (benchmarks); `None` for no limit.
+    pub max_pages: Option<u64>,
+}
+
+/// A report first archived in this run.
+#[derive(Debug, Clone, Serialize)]
+pub struct NewReport {
+    pub url: String,
+    pub title: Option<String>,
+    pub status: String,
+}
+
+/// A request that failed in this run.
+#[derive(Debug, Clone, Serialize)]
+pub struct Failure {
+    pub url: String,
+    pub kind: String,
+    pub error: String,
+}
+
+/// A host the crawl gave up on, and why.
+#[derive(Debug, Clone, Serialize)]
+pub struct HostVerdict {
+    pub host: String,
+    pub reason: String,
+}
+
+/// What a run did.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Summary {
+    pub run_id: i64,
+    pub resumed: bool,
+    /// Responses archived by this process (any status).
+    pub pages: u64,
+    /// Conditional requests answered 304.
+    pub not_modified: u64,
+    /// HTTP requests sent, retries and robots.txt included.
+    pub requests: u64,
+    pub bytes: u64,
+    /// Reports in the archive after the run.
+    pub reports_total: u64,
+    /// Reports first archived in this run (over all its resumptions).
+    pub new_reports: Vec<NewReport>,
+    /// New reports whose accounting checks failed.
+    pub failed_validations: u64,
+    pub failures: Vec<Failure>,
+    pub blocked: Vec<HostVerdict>,
+    pub unreachable: Vec<HostVerdict>,
+    pub robots_excluded: Vec<HostVerdict>,
+    pub elapsed_secs: f64,
+}
+
+/// Holds the crawl lock on an archive until dropped (the OS drops it on `kill -9`).
+pub struct CrawlLock {
+    _file: File,
+}
+
+/// Takes the lock that keeps two crawls off one archive.
+pub fn lock(db: &Path) -> Result<CrawlLock, CrawlError> {
+    let mut name = db.as_os_str().to_owned();
+    name.push(".crawl-lock");
+    let path = PathBuf::from(name);
+    let file = File::options()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)
+        .map_err(|source| CrawlError::LockFile {
+            path: path.clone(),
+            source,
+        })?;
+    match file.try_lock() {
+        Ok(()) => Ok(CrawlLock { _file: file }),
+        Err(std::fs::TryLockError::WouldBlock) => Err(CrawlError::Locked(db.to_path_buf())),
+        Err(std::fs::TryLockError::Error(source)) => Err(CrawlError::LockFile { path, source }),
+    }
+}
+
+/// Where a seed's crawl may go: its host, and for sub-columns the directory above its column.
+#[derive(Debug, Clone)]
+struct Scope {
+    host: String,
+    prefix: String,
+    family: Family,
+}
+
+impl Scope {
+    fn of(url: &Url, family: Family) -> Scope {
+        let path = url.path();
+        let dir = &path[..path.rfind('/').map_or(0, |i| i + 1)];
+        let trimmed = dir.trim_end_matches('/');
+        let prefix = match trimmed.rfind('/') {
+            Some(i) => &trimmed[..=i],
+            None => "/",
+        };
+        Scope {
+            host: url.host_str().unwrap_or("").to_string(),
+            prefix: prefix.to_string(),
+            family,
+        }
+    }
+}
+
+#[derive(Default)]
+struct HostSched {
+    buf: VecDeque<Item>,
+    cursor: i64,
+    in_flight: usize,
+    exhausted: bool,
+    dead: bool,
+    consecutive_failures: u32,
+    robots_noted: bool,
+}
+
+/// What a fetch task brings back.
+struct TaskResult {
+    item: Item,
+    fetched: Fetched,
+    found: Found,
+}
+
+enum Found {
+    Nothing,
+    Listing(Discovery),
+    Report(discover::ReportLinks, Option<Box<ParsedReport>>),
+}
+
+/// Hosts given up after this many consecutive requests without an answer.
+const UNREACHABLE_AFTER: u32 = 3;
+const REFILL: usize = 32;
+
+/// Crawls `seeds` into the archive at `db`, resuming an interrupted run.
+pub async fn crawl(db: &Path, seeds: &[Seed], opts: CrawlOptions) -> Result<Summary, CrawlError> {
+    let _lock = lock(db)?;
+    let started = Instant::now();
+    let mut store = CrawlDb::open(db)?;
+    let run = store.start_run()?;
+    let fetcher = Arc::new(Fetcher::new(opts.fetch.clone())?);
+    let mut scopes: HashMap<String, Scope> = HashMap::new();
+    {
+        let batch = store.batch()?;
+        for s in seeds {
+            let url = discover::canonical(&s.url);
+            let host = fetch::host_key(&url);
+            let d = opts.fetch.default_policy;
+            fetcher.set_host_policy(
+                &host,
+                HostPolicy {
+                    rate: s.rate.unwrap_or(d.rate),
+                    burst: s.burst.unwrap_or(d.burst),
+                    accept_invalid_certs: s.accept_invalid_certs.unwrap_or(d.accept_invalid_certs),
+                },
+            );
+            scopes.insert(url.to_string(), Scope::of(&url, s.family));
+            batch.add(
+                &NewItem {
+                    url: url.to_string(),
+                    method: "GET",
+                    body: None,
+                    referer: None,
+                    host,
+                    kind: Kind::Listing,
+                    seed: url.to_string(),
+                    family: s.family.as_str().to_string(),
+                    depth: 0,
+                    page_no: 0,
+                    title: Some(s.name.clone()),
+                    date: None,
+                },
+                run.run_id,
+            )?;
+        }
+        batch.commit()?;
+    }
+    let mut sched = Scheduler {
+        store,
+        fetcher,
+        opts,
+        run_id: run.run_id,
+        scopes,
+        hosts: HashMap::new(),
+        summary: Summary {
+            run_id: run.run_id,
+            resumed: run.resumed,
+            ..Summary::default()
+        },
+        progress: indicatif::ProgressBar::hidden(),
+        errors: 0,
+    };
+    sched.setup_progress();
+    sched.run().await?;
+    sched.finish(started)
+}
+
+struct Scheduler {
+    store: CrawlDb,
+    fetcher: Arc<Fetcher>,
+    opts: CrawlOptions,
+    run_id: i64,
+    scopes: HashMap<String, Scope>,
+    hosts: HashMap<String, HostSched>,
+    summary: Summary,
+    progress: indicatif::ProgressBar,
+    errors: u64,
+}
+
+impl Scheduler {
+    fn setup_progress(&mut self) {
+        if self.opts.progress && std::io::stderr().is_terminal() {
+            let pb = indicatif::ProgressBar::new_spinner();
+            pb.enable_steady_tick(Duration::from_millis(200));
+            self.progress = pb;
+        }
+    }
+
+    fn update_progress(&self) {
+        if self.progress.is_hidden() {
+            return;
+        }
+        let active = self.hosts.values().filter(|h| h.in_flight > 0).count();
+        self.progress.set_message(format!(
+            "hosts {active}/{} · pages {} · new reports {} · errors {}",
+            self.hosts.len(),
+            self.summary.pages + self.summary.not_modified,
+            self.summary.new_reports.len(),
+            self.errors
+        ));
+    }
+
+    async fn run(&mut self) -> Result<(), CrawlError> {
+        for h in self.store.pending_hosts()? {
+            self.hosts.entry(h).or_default();
+        }
+        let (tx, mut rx) = mpsc::unbounded_channel::<TaskResult>();
+        let mut in_flight = 0usize;
+        loop {
+            if !self.page_cap_reached() {
+                in_flight += self.dispatch(&tx)?;
+            }
+            if in_flight == 0 {
+                break;
+            }
+            let Some(first) = rx.recv().await else {
+                break;
+            };
+            let mut results = vec![first];
+            while results.len() < 512 {
+                match rx.try_recv() {
+                    Ok(r) => results.push(r),
+                    Err(_) => break,
+                }
+            }
+            in_flight -= results.len();
+            self.process(results)?;
+            self.update_progress();
+        }
+        self.progress.finish_and_clear();
+        Ok(())
+    }
+
+    fn page_cap_reached(&self) -> bool {
+        self.opts
+            .max_pages
+            .is_some_and(|m| self.summary.pages + self.summary.not_modified >= m)
+    }
+
+    /// Starts tasks for every host with room; returns how many were started.
+    fn dispatch(&mut self, tx: &mpsc::UnboundedSender<TaskResult>) -> Result<usize, CrawlError> {
+        let mut started = 0;
+        let limit = self.opts.per_host_parallel.max(1);
+        let names: Vec<String> = self.hosts.keys().cloned().collect();
+        for name in names {
+            loop {
+                let Some(h) = self.hosts.get_mut(&name) else {
+                    break;
+                };
+                if h.dead || h.in_flight >= limit {
+                    break;
+                }
+                if h.buf.is_empty() && !h.exhausted {
+                    let rows = self.store.pending(&name, h.cursor, REFILL)?;
+                    if rows.len() < REFILL {
+                        h.exhausted = true;
+                    }
+                    if let Some(last) = rows.last() {
+                        h.cursor = last.id;
+                    }
+                    h.buf.extend(rows);
+                }
+                let Some(item) = h.buf.pop_front() else {
+                    break;
+                };
+                h.in_flight += 1;
+                started += 1;
+                let fetcher = self.fetcher.clone();
+                let tx = tx.clone();
+                tokio::spawn(async move {
+                    let result = run_task(fetcher, item).await;
+                    let _ = tx.send(result);
+                });
+            }
+        }
+        Ok(started)
+    }
+
+    fn process(&mut self, results: Vec<TaskResult>) -> Result<(), CrawlError> {
+        // The store is moved out for the batch so that the bookkeeping below can borrow `self`.
+        let mut store = std::mem::replace(&mut self.store, CrawlDb::placeholder()?);
+        let mut touched: Vec<String> = Vec::new();
+        let outcome = (|| {
+            let batch = store.batch()?;
+            for r in results {
+                if let Some(h) = self.hosts.get_mut(&r.item.host) {
+                    h.in_flight = h.in_flight.saturating_sub(1);
+                }
+                self.summary.requests += u64::from(r.fetched.attempts);
+                self.record(&batch, r, &mut touched)?;
+            }
+            batch.commit()?;
+            Ok::<(), CrawlError>(())
+        })();
+        self.store = store;
+        outcome?;
+        for host in touched {
+            let h = self.hosts.entry(host).or_default();
+            h.exhausted = false;
+        }
+        Ok(())
+    }
+
+    fn record(
+        &mut self,
+        batch: &state::Batch,
+        r: TaskResult,
+        touched: &mut Vec<String>,
+    ) -> Result<(), CrawlError> {
+        let run = self.run_id;
+        let item = &r.item;
+        let attempts = r.fetched.attempts;
+        match r.fetched.outcome {
+            Outcome::Fetched(resp) => {
+                self.note_success(&item.host);
+                let (doc_id, sha) = batch.put_document(&document(item, &resp), run)?;
+                self.summary.pages += 1;
+                self.summary.bytes += resp.body.len() as u64;
+                let validators = (item.kind == Kind::Listing)
+                    .then_some((resp.etag.as_deref(), resp.last_modified.as_deref()));
+                match r.found {
+                    Found::Listing(d) => self.enqueue_discovery(batch, item, &d, touched)?,
+                    Found::Report(links, parsed) => {
+                        self.enqueue_report_links(batch, item, &links, touched)?;
+                        if let Some(p) = parsed
+                            && !batch.report_known(&sha, report::PARSER_VERSION)?
+                        {
+                            batch.ingest_report(
+                                doc_id,
+                                &sha,
+                                &item.url,
+                                &p,
+                                report::PARSER_VERSION,
+                                run,
+                            )?;
+                            self.summary.new_reports.push(NewReport {
+                                url: item.url.clone(),
+                                title: p.title.clone().or(item.title.clone()),
+                                status: p.status.as_str().to_string(),
+                            });
+                        }
+                    }
+                    Found::Nothing => {}
+                }
+                batch.finish(
+                    item.id,
+                    RowState::Done,
+                    run,
+                    Some(resp.status),
+                    None,
+                    attempts,
+                    Some((doc_id, &sha)),
+                    validators,
+                )?;
+            }
+            Outcome::NotModified => {
+                self.note_success(&item.host);
+                self.summary.not_modified += 1;
+                batch.finish(item.id, RowState::Done, run, Some(304), None, attempts, None, None)?;
+            }
+            Outcome::Status(resp) => {
+                self.note_success(&item.host);
+                let (doc_id, sha) = batch.put_document(&document(item, &resp), run)?;
+                self.summary.pages += 1;
+                // A guessed next page that does not exist is the end of a column, not an error.
+                let end_of_column =
+                    item.kind == Kind::Listing && item.page_no > 0 && resp.status == 404;
+                let (state, error) = if end_of_column {
+                    (RowState::Done, None)
+                } else {
+                    self.errors += 1;
+                    (RowState::Failed, Some(format!("HTTP {}", resp.status)))
+                };
+                batch.finish(
+                    item.id,
+                    state,
+                    run,
+                    Some(resp.status),
+                    error.as_deref(),
+                    attempts,
+                    Some((doc_id, &sha)),
+                    None,
+                )?;
+            }
+            Outcome::Blocked(ch) => {
+                self.errors += 1;
+                self.kill_host(&item.host);
+                batch.host_verdict(&item.host, "blocked", ch.reason(), run)?;
+                batch.finish(item.id, RowState::Failed, run, None, Some(ch.reason()), attempts, None, None)?;
+            }
+            Outcome::Disallowed => {
+                let h = self.hosts.entry(item.host.clone()).or_default();
+                if !h.robots_noted {
+                    h.robots_noted = true;
+                    batch.host_verdict(&item.host, "robots", "robots.txt disallows gknb", run)?;
+                }
+                batch.finish(
+                    item.id,
+                    RowState::Skipped,
+                    run,
+                    None,
+                    Some("disallowed by robots.txt"),
+                    attempts,
+                    None,
+                    None,
+                )?;
+            }
+            Outcome::Failed(e) => {
+                self.errors += 1;
+                let h = self.hosts.entry(item.host.clone()).or_default();
+                h.consecutive_failures += 1;
+                if h.consecutive_failures >= UNREACHABLE_AFTER {
+                    self.kill_host(&item.host);
+                    batch.host_verdict(&item.host, "unreachable", &e, run)?;
+                }
+                batch.finish(item.id, RowState::Failed, run, None, Some(&e), attempts, None, None)?;
+            }
+        }
+        Ok(())
+    }
+
+    fn note_success(&mut self, host: &str) {
+        if let Some(h) = self.hosts.get_mut(host) {
+            h.consecutive_failures = 0;
+        }
+    }
+
+    /// Stops giving a host work for the rest of the run; its rows stay pending for the next.
+    fn kill_host(&mut self, host: &str) {
+        let h = self.hosts.entry(host.to_string()).or_default();
+        h.dead = true;
+        h.buf.clear();
+    }
+
+    fn scope_of(&self, item: &Item) -> Scope {
+        self.scopes.get(&item.seed).cloned().unwrap_or_else(|| {
+            let url = Url::parse(&item.seed).ok();
+            match url {
+                Some(u) => Scope::of(&u, Family::from_name(&item.family).unwrap_or_default()),
+                None => Scope {
+                    host: String::new(),
+                    prefix: "/".into(),
+                    family: Family::Auto,
+                },
+            }
+        })
+    }
+
+    fn child(&self, parent: &Item, url: &Url, kind: Kind) -> NewItem {
+        NewItem {
+            url: url.to_string(),
+            method: "GET",
+            body: None,
+            referer: Some(parent.url.clone()),
+            host: fetch::host_key(url),
+            kind,
+            seed: parent.seed.clone(),
+            family: parent.family.clone(),
+            depth: parent.depth,
+            page_no: 0,
+            title: None,
+            date: None,
+        }
+    }
+
+    fn add(
+        &self,
+        batch: &state::Batch,
+        item: NewItem,
+        touched: &mut Vec<String>,
+    ) -> Result<bool, CrawlError> {
+        let host = item.host.clone();
+        let new = batch.add(&item, self.run_id)?;
+        if new {
+            touched.push(host);
+        }
+        Ok(new)
+    }
+
+    fn enqueue_discovery(
+        &mut self,
+        batch: &state::Batch,
+        item: &Item,
+        d: &Discovery,
+        touched: &mut Vec<String>,
+    ) -> Result<(), CrawlError> {
+        let scope = self.scope_of(item);
+        let in_host = |u: &Url| u.host_str() == Some(scope.host.as_str());
+        let mut fresh = 0u32;
+        for l in d.reports.iter().filter(|l| in_host(&l.url)) {
+            let mut n = self.child(item, &l.url, Kind::Report);
+            n.title = Some(l.title.clone());
+            n.date = l.date.clone();
+            fresh += u32::from(self.add(batch, n, touched)?);
+        }
+        for l in d.attachments.iter().filter(|l| in_host(&l.url)) {
+            let mut n = self.child(item, &l.url, Kind::Attachment);
+            n.title = Some(l.title.clone());
+            fresh += u32::from(self.add(batch, n, touched)?);
+        }
+        let next_page = item.page_no + 1;
+        let may_page = next_page < self.opts.max_listing_pages;
+        for p in d.posts.iter().filter(|p| in_host(&p.url)) {
+            if !may_page {
+                break;
+            }
+            let mut n = self.child(item, &p.url, Kind::Listing);
+            n.method = "POST";
+            n.body = Some(p.body());
+            n.referer = Some(p.referer.to_string());
+            n.page_no = next_page;
+            fresh += u32::from(self.add(batch, n, touched)?);
+        }
+        for l in d.listings.iter().filter(|l| in_host(&l.url)) {
+            let mut n = self.child(item, &l.url, Kind::Listing);
+            match l.kind {
+                ListingKind::SubColumn | ListingKind::Redirect => {
+                    if item.depth + 1 > self.opts.max_depth {
+                        continue;
+                    }
+                    if l.kind == ListingKind::SubColumn && !l.url.path().starts_with(&scope.prefix)
+                    {
+                        continue;
+                    }
+                    n.depth = item.depth + 1;
+                    fresh += u32::from(self.add(batch, n, touched)?);
+                }
+                ListingKind::NextPage => {
+                    // Pages are followed while they bring something new; a column's first page
+                    // always proposes its next.
+                    let follow = !d.stub && (item.page_no == 0 || fresh > 0);
+                    if !follow || !may_page {
+                        continue;
+                    }
+                    n.page_no = next_page;
+                    self.add(batch, n, touched)?;
+                }
+            }
+        }
+        let _ = scope.family;
+        Ok(())
+    }
+
+    fn enqueue_report_links(
+        &mut self,
+        batch: &state::Batch,
+        item: &Item,
+        links: &discover::ReportLinks,
+        touched: &mut Vec<String>,
+    ) -> Result<(), CrawlError> {
+        let scope = self.scope_of(item);
+        for l in &links.attachments {
+            if l.url.host_str() != Some(scope.host.as_str()) {
+                continue;
+            }
+            let mut n = self.child(item, &l.url, Kind::Attachment);
+            n.title = Some(l.title.clone());
+            self.add(batch, n, touched)?;
+        }
+        for u in &links.continuations {
+            let n = self.child(item, u, Kind::Part);
+            self.add(batch, n, touched)?;
+        }
+        Ok(())
+    }
+
+    fn finish(mut self, started: Instant) -> Result<Summary, CrawlError> {
+        let run = self.run_id;
+        let (total, _new, failed) = self.store.report_counts(run)?;
+        self.summary.reports_total = total;
+        self.summary.failed_validations = failed;
+        self.summary.new_reports = self
+            .store
+            .new_reports(run)?
+            .into_iter()
+            .map(|(url, title, status)| NewReport { url, title, status })
+            .collect();
+        self.summary.failures = self
+            .store
+            .failures(run)?
+            .into_iter()
+            .map(|(url, kind, error)| Failure { url, kind, error })
+            .collect();
+        for (host, state, reason) in self.store.host_verdicts()? {
+            let v = HostVerdict { host, reason };
+            match state.as_str() {
+                "blocked" => self.summary.blocked.push(v),
+                "unreachable" => self.summary.unreachable.push(v),
+                _ => self.summary.robots_excluded.push(v),
+            }
+        }
+        self.summary.elapsed_secs = started.elapsed().as_secs_f64();
+        let json = serde_json::to_string(&self.summary).map_err(StateError::from)?;
+        if !self.page_cap_reached() {
+            self.store.finish_run(run, &json)?;
+        }
+        Ok(self.summary)
+    }
+}
+
+fn document<'a>(item: &'a Item, resp: &'a fetch::Response) -> Document<'a> {
+    Document {
+        url: &item.url,
+        final_url: resp.final_url.as_str(),
+        method: &item.method,
+        status: resp.status,
+        content_type: resp.content_type.as_deref(),
+        etag: resp.etag.as_deref(),
+        last_modified: resp.last_modified.as_deref(),
+        body: &resp.body,
+    }
+}
+
+fn is_html(resp: &fetch::Response) -> bool {
+    if let Some(ct) = &resp.content_type {
+        let ct = ct.to_ascii_lowercase();
+        if ct.contains("html") || ct.contains("xml") {
+            return true;
+        }
+        if ct.contains("pdf") || ct.contains("msword") || ct.contains("officedocument") {
+            return false;
+        }
+    }
+    let head = &resp.body[..resp.body.len().min(512)];
+    let text = String::from_utf8_lossy(head);
+    text.trim_start_matches('\u{feff}').trim_start().starts_with('<')
+}
+
+async fn run_task(fetcher: Arc<Fetcher>, item: Item) -> TaskResult {
+    let req = fetch::Request {
+        url: match Url::parse(&item.url) {
+            Ok(u) => u,
+            Err(e) => {
+                return TaskResult {
+                    fetched: Fetched {
+                        outcome: Outcome::Failed(format!("bad URL: {e}")),
+                        attempts: 0,
+                    },
+                    item,
+                    found: Found::Nothing,
+                };
+            }
+        },
+        method: if item.method == "POST" {
+            Method::Post
+        } else {
+            Method::Get
+        },
+        body: item.body.clone(),
+        referer: item.referer.as_deref().and_then(|r| Url::parse(r).ok()),
+        etag: item.etag.clone(),
+        last_modified: item.last_modified.clone(),
+    };
+    let fetched = fetcher.fetch(&req).await;
+    let found = match &fetched.outcome {
+        Outcome::Fetched(resp) if item.kind == Kind::Listing || item.kind == Kind::Report => {
+            let resp = resp.clone();
+            let kind = item.kind;
+            let family = Family::from_name(&item.family).unwrap_or_default();
+            let source = item.url.clone();
+            tokio::task::spawn_blocking(move || analyse(kind, family, &source, &resp))
+                .await
+                .unwrap_or(Found::Nothing)
+        }
+        _ => Found::Nothing,
+    };
+    TaskResult {
+        item,
+        fetched,
+        found,
+    }
+}
+
+/// Discovery for listings; links and parsing for reports. CPU work, run off the async threads.
+fn analyse(kind: Kind, family: Family, source: &str, resp: &fetch::Response) -> Found {
+    let html = is_html(resp);
+    let text = || crate::decode::decode(&resp.body, resp.content_type.as_deref()).text;
+    match kind {
+        Kind::Listing if html => Found::Listing(discover::discover(&resp.final_url, &text(), family)),
+        Kind::Report => {
+            let links = if html {
+                discover::report_links(&resp.final_url, &text())
+            } else {
+                discover::ReportLinks::default()
+            };
+            let parsed = report::parse(&report::Input {
+                bytes: &resp.body,
+                source,
+                content_type: resp.content_type.as_deref(),
+            });
+            Found::Report(links, Some(Box::new(parsed)))
+        }
+        _ => Found::Nothing,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn scope_is_the_directory_above_the_column() {
+        let s = Scope::of(
+            &Url::parse("http://a/zwgk/zfxxgk/zfxxgknb/").unwrap(),
+            Family::Trs,
+        );
+        assert_eq!(s.prefix, "/zwgk/zfxxgk/");
+        let s = Scope::of(
+            &Url::parse("http://b/col/col78012/index.html").unwrap(),
+            Family::Hanweb,
+        );
+        assert_eq!(s.prefix, "/col/");
+        let s = Scope::of(&Url::parse("http://b/nb.html").unwrap(), Family::Auto);
+        assert_eq!(s.prefix, "/");
+        assert_eq!(s.host, "b");
+    }
+
+    #[test]
+    fn lock_excludes_a_second_crawl() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = dir.path().join("a.sqlite");
+        let first = lock(&db).unwrap();
+        assert!(matches!(lock(&db), Err(CrawlError::Locked(_))));
+        drop(first);
+        assert!(lock(&db).is_ok());
+    }
+}

@@ -1,0 +1,557 @@
+//! Crawl state in the SQLite archive: the frontier, host verdicts, runs, and (until the
+//! archive's own document API is wired in) the raw documents and parsed reports.
+//!
+//! Every fetch result is written in one transaction together with the frontier rows it
+//! discovered and the row's new state, so a `kill -9` between two transactions loses at most
+//! the requests that were in flight, and never archives a page without marking it done.
+
+use std::path::Path;
+
+use rusqlite::{Connection, OptionalExtension, Transaction, params};
+use sha2::{Digest, Sha256};
+
+use crate::model::ParsedReport;
+
+/// Errors of the crawl state.
+#[derive(Debug, thiserror::Error)]
+pub enum StateError {
+    #[error("archive database: {0}")]
+    Sql(#[from] rusqlite::Error),
+    #[error("cannot encode a report: {0}")]
+    Json(#[from] serde_json::Error),
+}
+
+const SCHEMA: &str = r#"
+CREATE TABLE IF NOT EXISTS crawl_runs(
+  id INTEGER PRIMARY KEY,
+  started_at TEXT NOT NULL,
+  finished_at TEXT,
+  summary TEXT
+);
+CREATE TABLE IF NOT EXISTS crawl_frontier(
+  id INTEGER PRIMARY KEY,
+  key TEXT NOT NULL UNIQUE,
+  url TEXT NOT NULL,
+  method TEXT NOT NULL,
+  body TEXT,
+  referer TEXT,
+  host TEXT NOT NULL,
+  kind TEXT NOT NULL,
+  seed TEXT NOT NULL,
+  family TEXT NOT NULL,
+  depth INTEGER NOT NULL,
+  page_no INTEGER NOT NULL,
+  title TEXT,
+  date TEXT,
+  state TEXT NOT NULL,
+  first_run INTEGER NOT NULL,
+  last_run INTEGER,
+  etag TEXT,
+  last_modified TEXT,
+  http_status INTEGER,
+  error TEXT,
+  attempts INTEGER NOT NULL DEFAULT 0,
+  doc_id INTEGER,
+  sha256 TEXT
+);
+CREATE INDEX IF NOT EXISTS crawl_frontier_host ON crawl_frontier(host, state, id);
+CREATE TABLE IF NOT EXISTS crawl_hosts(
+  host TEXT PRIMARY KEY,
+  state TEXT NOT NULL,
+  reason TEXT,
+  run_id INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS crawl_documents(
+  id INTEGER PRIMARY KEY,
+  url TEXT NOT NULL,
+  final_url TEXT NOT NULL,
+  method TEXT NOT NULL,
+  http_status INTEGER NOT NULL,
+  content_type TEXT,
+  etag TEXT,
+  last_modified TEXT,
+  sha256 TEXT NOT NULL,
+  size INTEGER NOT NULL,
+  body BLOB NOT NULL,
+  run_id INTEGER NOT NULL,
+  fetched_at TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS crawl_documents_sha ON crawl_documents(sha256);
+CREATE TABLE IF NOT EXISTS crawl_reports(
+  sha256 TEXT PRIMARY KEY,
+  doc_id INTEGER NOT NULL,
+  url TEXT NOT NULL,
+  parser_version INTEGER NOT NULL,
+  status TEXT NOT NULL,
+  title TEXT,
+  year INTEGER,
+  failed_checks INTEGER NOT NULL,
+  parsed TEXT NOT NULL,
+  run_id INTEGER NOT NULL
+);
+"#;
+
+/// What a frontier row asks for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    /// A listing page (column page, next page, sub-column, proxy answer).
+    Listing,
+    /// A report page (or a report served directly as a file).
+    Report,
+    /// An attachment linked from a report page.
+    Attachment,
+    /// A further part of a multi-page report.
+    Part,
+}
+
+impl Kind {
+    /// Stable name in the database.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Kind::Listing => "listing",
+            Kind::Report => "report",
+            Kind::Attachment => "attachment",
+            Kind::Part => "part",
+        }
+    }
+
+    fn parse(s: &str) -> Kind {
+        match s {
+            "listing" => Kind::Listing,
+            "report" => Kind::Report,
+            "attachment" => Kind::Attachment,
+            _ => Kind::Part,
+        }
+    }
+}
+
+/// A frontier row to insert.
+#[derive(Debug, Clone)]
+pub struct NewItem {
+    pub url: String,
+    /// `GET` or `POST`.
+    pub method: &'static str,
+    pub body: Option<String>,
+    pub referer: Option<String>,
+    pub host: String,
+    pub kind: Kind,
+    pub seed: String,
+    pub family: String,
+    pub depth: u32,
+    pub page_no: u32,
+    pub title: Option<String>,
+    pub date: Option<String>,
+}
+
+impl NewItem {
+    /// The de-duplication key: the URL, plus method and body for POSTs.
+    pub fn key(&self) -> String {
+        match (&self.method, &self.body) {
+            (&"GET", _) => self.url.clone(),
+            (m, b) => format!("{m} {}\n{}", self.url, b.as_deref().unwrap_or("")),
+        }
+    }
+}
+
+/// A frontier row to fetch.
+#[derive(Debug, Clone)]
+pub struct Item {
+    pub id: i64,
+    pub url: String,
+    pub method: String,
+    pub body: Option<String>,
+    pub referer: Option<String>,
+    pub host: String,
+    pub kind: Kind,
+    pub seed: String,
+    pub family: String,
+    pub depth: u32,
+    pub page_no: u32,
+    pub title: Option<String>,
+    pub etag: Option<String>,
+    pub last_modified: Option<String>,
+}
+
+/// A response to archive.
+#[derive(Debug, Clone)]
+pub struct Document<'a> {
+    pub url: &'a str,
+    pub final_url: &'a str,
+    pub method: &'a str,
+    pub status: u16,
+    pub content_type: Option<&'a str>,
+    pub etag: Option<&'a str>,
+    pub last_modified: Option<&'a str>,
+    pub body: &'a [u8],
+}
+
+/// How a fetched row ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RowState {
+    Done,
+    Failed,
+    /// Not fetched on purpose (robots.txt).
+    Skipped,
+}
+
+impl RowState {
+    fn as_str(self) -> &'static str {
+        match self {
+            RowState::Done => "done",
+            RowState::Failed => "failed",
+            RowState::Skipped => "skipped",
+        }
+    }
+}
+
+/// The hex SHA-256 of a body.
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    hex::encode(Sha256::digest(bytes))
+}
+
+fn now() -> String {
+    let d = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default();
+    httpdate::fmt_http_date(std::time::UNIX_EPOCH + d)
+}
+
+/// The crawl's view of the archive database.
+pub struct CrawlDb {
+    conn: Connection,
+}
+
+/// Whether a run was started fresh or resumed after an interruption.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RunStart {
+    pub run_id: i64,
+    pub resumed: bool,
+    /// The previous finished run, if any (for "new since last run").
+    pub previous: Option<i64>,
+}
+
+impl CrawlDb {
+    /// Opens (creating when needed) the crawl tables in the archive at `path`.
+    pub fn open(path: &Path) -> Result<CrawlDb, StateError> {
+        let conn = Connection::open(path)?;
+        conn.busy_timeout(std::time::Duration::from_secs(30))?;
+        conn.pragma_update(None, "journal_mode", "WAL")?;
+        conn.pragma_update(None, "synchronous", "NORMAL")?;
+        conn.execute_batch(SCHEMA)?;
+        Ok(CrawlDb { conn })
+    }
+
+    /// An in-memory database standing in while the real one is lent out.
+    pub(crate) fn placeholder() -> Result<CrawlDb, StateError> {
+        Ok(CrawlDb {
+            conn: Connection::open_in_memory()?,
+        })
+    }
+
+    /// Resumes the last run when it did not finish; otherwise starts a new one, which puts
+    /// every listing (for a conditional revisit) and every failed row back in the queue and
+    /// forgets last run's host verdicts.
+    pub fn start_run(&mut self) -> Result<RunStart, StateError> {
+        let last: Option<(i64, Option<String>)> = self
+            .conn
+            .query_row(
+                "SELECT id, finished_at FROM crawl_runs ORDER BY id DESC LIMIT 1",
+                [],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .optional()?;
+        let previous_finished = |conn: &Connection, before: i64| -> Result<Option<i64>, StateError> {
+            Ok(conn
+                .query_row(
+                    "SELECT id FROM crawl_runs WHERE finished_at IS NOT NULL AND id < ?1 ORDER BY id DESC LIMIT 1",
+                    [before],
+                    |r| r.get(0),
+                )
+                .optional()?)
+        };
+        if let Some((id, None)) = last {
+            let previous = previous_finished(&self.conn, id)?;
+            return Ok(RunStart {
+                run_id: id,
+                resumed: true,
+                previous,
+            });
+        }
+        let tx = self.conn.transaction()?;
+        tx.execute("INSERT INTO crawl_runs(started_at) VALUES (?1)", [now()])?;
+        let run_id = tx.last_insert_rowid();
+        tx.execute(
+            "UPDATE crawl_frontier SET state = 'pending' WHERE kind = 'listing' OR state = 'failed'",
+            [],
+        )?;
+        tx.execute("DELETE FROM crawl_hosts", [])?;
+        tx.commit()?;
+        Ok(RunStart {
+            run_id,
+            resumed: false,
+            previous: last.map(|(id, _)| id),
+        })
+    }
+
+    /// Marks the run finished with its summary (JSON).
+    pub fn finish_run(&mut self, run_id: i64, summary: &str) -> Result<(), StateError> {
+        self.conn.execute(
+            "UPDATE crawl_runs SET finished_at = ?2, summary = ?3 WHERE id = ?1",
+            params![run_id, now(), summary],
+        )?;
+        Ok(())
+    }
+
+    /// Starts a transaction for one batch of results.
+    pub fn batch(&mut self) -> Result<Batch<'_>, StateError> {
+        Ok(Batch {
+            tx: self.conn.transaction()?,
+        })
+    }
+
+    /// Up to `limit` pending rows of `host` with ids above `after`, in id order.
+    pub fn pending(&self, host: &str, after: i64, limit: usize) -> Result<Vec<Item>, StateError> {
+        let mut st = self.conn.prepare_cached(
+            "SELECT id, url, method, body, referer, host, kind, seed, family, depth, page_no,
+                    title, etag, last_modified
+             FROM crawl_frontier WHERE host = ?1 AND state = 'pending' AND id > ?2
+             ORDER BY id LIMIT ?3",
+        )?;
+        let rows = st.query_map(params![host, after, limit as i64], |r| {
+            Ok(Item {
+                id: r.get(0)?,
+                url: r.get(1)?,
+                method: r.get(2)?,
+                body: r.get(3)?,
+                referer: r.get(4)?,
+                host: r.get(5)?,
+                kind: Kind::parse(&r.get::<_, String>(6)?),
+                seed: r.get(7)?,
+                family: r.get(8)?,
+                depth: r.get(9)?,
+                page_no: r.get(10)?,
+                title: r.get(11)?,
+                etag: r.get(12)?,
+                last_modified: r.get(13)?,
+            })
+        })?;
+        Ok(rows.collect::<Result<Vec<_>, _>>()?)
+    }
+
+    /// Hosts that have pending rows.
+    pub fn pending_hosts(&self) -> Result<Vec<String>, StateError> {
+        let mut st = self
+            .conn
+            .prepare("SELECT DISTINCT host FROM crawl_frontier WHERE state = 'pending'")?;
+        let rows = st.query_map([], |r| r.get(0))?;
+        Ok(rows.collect::<Result<Vec<_>, _>>()?)
+    }
+
+    /// Reports first archived in `run_id`: (url, title, status).
+    pub fn new_reports(&self, run_id: i64) -> Result<Vec<(String, Option<String>, String)>, StateError> {
+        let mut st = self.conn.prepare(
+            "SELECT url, title, status FROM crawl_reports WHERE run_id = ?1 ORDER BY url",
+        )?;
+        let rows = st.query_map([run_id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?;
+        Ok(rows.collect::<Result<Vec<_>, _>>()?)
+    }
+
+    /// Rows that failed in `run_id`: (url, kind, error).
+    pub fn failures(&self, run_id: i64) -> Result<Vec<(String, String, String)>, StateError> {
+        let mut st = self.conn.prepare(
+            "SELECT url, kind, COALESCE(error, '') FROM crawl_frontier
+             WHERE state = 'failed' AND last_run = ?1 ORDER BY id",
+        )?;
+        let rows = st.query_map([run_id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?;
+        Ok(rows.collect::<Result<Vec<_>, _>>()?)
+    }
+
+    /// Host verdicts of this run: (host, state, reason).
+    pub fn host_verdicts(&self) -> Result<Vec<(String, String, String)>, StateError> {
+        let mut st = self.conn.prepare(
+            "SELECT host, state, COALESCE(reason, '') FROM crawl_hosts ORDER BY host",
+        )?;
+        let rows = st.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?;
+        Ok(rows.collect::<Result<Vec<_>, _>>()?)
+    }
+
+    /// Counts for the summary: reports in the archive, and how many failed validation.
+    pub fn report_counts(&self, run_id: i64) -> Result<(u64, u64, u64), StateError> {
+        Ok(self.conn.query_row(
+            "SELECT COUNT(*), COALESCE(SUM(run_id = ?1), 0),
+                    COALESCE(SUM(run_id = ?1 AND failed_checks > 0), 0)
+             FROM crawl_reports",
+            [run_id],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+        )?)
+    }
+
+    /// The underlying connection, for read-only queries by callers and tests.
+    pub fn connection(&self) -> &Connection {
+        &self.conn
+    }
+}
+
+/// One transaction of frontier updates and archived documents.
+pub struct Batch<'a> {
+    tx: Transaction<'a>,
+}
+
+impl Batch<'_> {
+    /// Inserts a frontier row unless its key is known. Returns whether it was new.
+    pub fn add(&self, item: &NewItem, run_id: i64) -> Result<bool, StateError> {
+        let mut st = self.tx.prepare_cached(
+            "INSERT OR IGNORE INTO crawl_frontier(key, url, method, body, referer, host, kind,
+                 seed, family, depth, page_no, title, date, state, first_run)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, 'pending', ?14)",
+        )?;
+        let n = st.execute(params![
+            item.key(),
+            item.url,
+            item.method,
+            item.body,
+            item.referer,
+            item.host,
+            item.kind.as_str(),
+            item.seed,
+            item.family,
+            item.depth,
+            item.page_no,
+            item.title,
+            item.date,
+            run_id,
+        ])?;
+        Ok(n > 0)
+    }
+
+    /// Whether a key is already in the frontier.
+    pub fn known(&self, key: &str) -> Result<bool, StateError> {
+        let mut st = self
+            .tx
+            .prepare_cached("SELECT 1 FROM crawl_frontier WHERE key = ?1")?;
+        Ok(st.exists([key])?)
+    }
+
+    /// Archives a response; returns its document id and body hash.
+    pub fn put_document(&self, doc: &Document, run_id: i64) -> Result<(i64, String), StateError> {
+        let sha = sha256_hex(doc.body);
+        let mut st = self.tx.prepare_cached(
+            "INSERT INTO crawl_documents(url, final_url, method, http_status, content_type, etag,
+                 last_modified, sha256, size, body, run_id, fetched_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
+        )?;
+        st.execute(params![
+            doc.url,
+            doc.final_url,
+            doc.method,
+            doc.status,
+            doc.content_type,
+            doc.etag,
+            doc.last_modified,
+            sha,
+            doc.body.len() as i64,
+            doc.body,
+            run_id,
+            now(),
+        ])?;
+        Ok((self.tx.last_insert_rowid(), sha))
+    }
+
+    /// Whether a report with this body hash was already parsed by `parser_version`.
+    pub fn report_known(&self, sha: &str, parser_version: u32) -> Result<bool, StateError> {
+        let mut st = self.tx.prepare_cached(
+            "SELECT 1 FROM crawl_reports WHERE sha256 = ?1 AND parser_version >= ?2",
+        )?;
+        Ok(st.exists(params![sha, parser_version])?)
+    }
+
+    /// Records a parsed report (the archive's `ingest_report` takes over once wired in).
+    pub fn ingest_report(
+        &self,
+        doc_id: i64,
+        sha: &str,
+        url: &str,
+        report: &ParsedReport,
+        parser_version: u32,
+        run_id: i64,
+    ) -> Result<(), StateError> {
+        let json = serde_json::to_string(report)?;
+        let failed = report.failed_checks().count() as i64;
+        self.tx.execute(
+            "INSERT INTO crawl_reports(sha256, doc_id, url, parser_version, status, title, year,
+                 failed_checks, parsed, run_id)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)
+             ON CONFLICT(sha256) DO UPDATE SET doc_id = excluded.doc_id,
+                 parser_version = excluded.parser_version, status = excluded.status,
+                 title = excluded.title, year = excluded.year,
+                 failed_checks = excluded.failed_checks, parsed = excluded.parsed",
+            params![
+                sha,
+                doc_id,
+                url,
+                parser_version,
+                report.status.as_str(),
+                report.title,
+                report.year,
+                failed,
+                json,
+                run_id,
+            ],
+        )?;
+        Ok(())
+    }
+
+    /// Sets a row's final state for this run.
+    #[allow(clippy::too_many_arguments)]
+    pub fn finish(
+        &self,
+        id: i64,
+        state: RowState,
+        run_id: i64,
+        http_status: Option<u16>,
+        error: Option<&str>,
+        attempts: u32,
+        doc: Option<(i64, &str)>,
+        validators: Option<(Option<&str>, Option<&str>)>,
+    ) -> Result<(), StateError> {
+        let mut st = self.tx.prepare_cached(
+            "UPDATE crawl_frontier SET state = ?2, last_run = ?3, http_status = ?4, error = ?5,
+                 attempts = attempts + ?6,
+                 doc_id = COALESCE(?7, doc_id), sha256 = COALESCE(?8, sha256),
+                 etag = CASE WHEN ?9 THEN ?10 ELSE etag END,
+                 last_modified = CASE WHEN ?9 THEN ?11 ELSE last_modified END
+             WHERE id = ?1",
+        )?;
+        let (etag, lm) = validators.unwrap_or((None, None));
+        st.execute(params![
+            id,
+            state.as_str(),
+            run_id,
+            http_status,
+            error,
+            attempts,
+            doc.map(|d| d.0),
+            doc.map(|d| d.1),
+            validators.is_some(),
+            etag,
+            lm,
+        ])?;
+        Ok(())
+    }
+
+    /// Records a host verdict (`blocked`, `unreachable`, `robots`).
+    pub fn host_verdict(&self, host: &str, state: &str, reason: &str, run_id: i64) -> Result<(), StateError> {
+        self.tx.execute(
+            "INSERT INTO crawl_hosts(host, state, reason, run_id) VALUES (?1, ?2, ?3, ?4)
+             ON CONFLICT(host) DO UPDATE SET state = excluded.state, reason = excluded.reason",
+            params![host, state, reason, run_id],
+        )?;
+        Ok(())
+    }
+
+    /// Commits the batch.
+    pub fn commit(self) -> Result<(), StateError> {
+        self.tx.commit()?;
+        Ok(())
+    }
+}
