@@ -143,7 +143,7 @@ pub fn render_summary(s: &Summary) -> String {
     let _ = writeln!(
         o,
         "reports: {} new this run, {} in the archive, {} new failing validation",
-        s.new_reports.len(),
+        s.new_report_count,
         s.reports_total,
         s.failed_validations
     );
@@ -156,8 +156,8 @@ pub fn render_summary(s: &Summary) -> String {
             r.url
         );
     }
-    if s.new_reports.len() > 50 {
-        let _ = writeln!(o, "  … and {} more", s.new_reports.len() - 50);
+    if s.new_report_count > 50 {
+        let _ = writeln!(o, "  … and {} more", s.new_report_count - 50);
     }
     for (label, list) in [
         ("blocked", &s.blocked),
@@ -168,12 +168,12 @@ pub fn render_summary(s: &Summary) -> String {
             let _ = writeln!(o, "{label}: {} ({})", v.host, v.reason);
         }
     }
-    let _ = writeln!(o, "failures: {}", s.failures.len());
+    let _ = writeln!(o, "failures: {}", s.failure_count);
     for f in s.failures.iter().take(20) {
         let _ = writeln!(o, "  {} {} — {}", f.kind, f.url, f.error);
     }
-    if s.failures.len() > 20 {
-        let _ = writeln!(o, "  … and {} more", s.failures.len() - 20);
+    if s.failure_count > 20 {
+        let _ = writeln!(o, "  … and {} more", s.failure_count - 20);
     }
     o
 }

@@ -116,9 +116,14 @@ pub struct Summary {
     /// Reports in the archive after the run.
     pub reports_total: u64,
     /// Reports first archived in this run (over all its resumptions).
+    pub new_report_count: u64,
+    /// The first [`LIST_LIMIT`] of them.
     pub new_reports: Vec<NewReport>,
     /// New reports whose accounting checks failed.
     pub failed_validations: u64,
+    /// Requests that failed in this run.
+    pub failure_count: u64,
+    /// The first [`LIST_LIMIT`] of them.
     pub failures: Vec<Failure>,
     pub blocked: Vec<HostVerdict>,
     pub unreachable: Vec<HostVerdict>,
@@ -200,6 +205,9 @@ enum Found {
     Listing(Discovery),
     Report(discover::ReportLinks, Option<Box<ParsedReport>>),
 }
+
+/// Longest lists of new reports and failures kept in a [`Summary`].
+pub const LIST_LIMIT: usize = 1000;
 
 /// Hosts given up after this many consecutive requests without an answer.
 const UNREACHABLE_AFTER: u32 = 3;
@@ -298,7 +306,7 @@ impl Scheduler {
             "hosts {active}/{} · pages {} · new reports {} · errors {}",
             self.hosts.len(),
             self.summary.pages + self.summary.not_modified,
-            self.summary.new_reports.len(),
+            self.summary.new_report_count,
             self.errors
         ));
     }
@@ -436,11 +444,7 @@ impl Scheduler {
                                 report::PARSER_VERSION,
                                 run,
                             )?;
-                            self.summary.new_reports.push(NewReport {
-                                url: item.url.clone(),
-                                title: p.title.clone().or(item.title.clone()),
-                                status: p.status.as_str().to_string(),
-                            });
+                            self.summary.new_report_count += 1;
                         }
                     }
                     Found::Nothing => {}
@@ -669,18 +673,19 @@ impl Scheduler {
 
     fn finish(mut self, started: Instant) -> Result<Summary, CrawlError> {
         let run = self.run_id;
-        let (total, _new, failed) = self.store.report_counts(run)?;
+        let (total, new, failed) = self.store.report_counts(run)?;
         self.summary.reports_total = total;
+        self.summary.new_report_count = new;
         self.summary.failed_validations = failed;
         self.summary.new_reports = self
             .store
-            .new_reports(run)?
+            .new_reports(run, LIST_LIMIT)?
             .into_iter()
             .map(|(url, title, status)| NewReport { url, title, status })
             .collect();
-        self.summary.failures = self
-            .store
-            .failures(run)?
+        let (failure_count, failures) = self.store.failures(run, LIST_LIMIT)?;
+        self.summary.failure_count = failure_count;
+        self.summary.failures = failures
             .into_iter()
             .map(|(url, kind, error)| Failure { url, kind, error })
             .collect();

@@ -348,22 +348,40 @@ impl CrawlDb {
     }
 
     /// Reports first archived in `run_id`: (url, title, status).
-    pub fn new_reports(&self, run_id: i64) -> Result<Vec<(String, Option<String>, String)>, StateError> {
+    pub fn new_reports(
+        &self,
+        run_id: i64,
+        limit: usize,
+    ) -> Result<Vec<(String, Option<String>, String)>, StateError> {
         let mut st = self.conn.prepare(
-            "SELECT url, title, status FROM crawl_reports WHERE run_id = ?1 ORDER BY url",
+            "SELECT url, title, status FROM crawl_reports WHERE run_id = ?1 ORDER BY url LIMIT ?2",
         )?;
-        let rows = st.query_map([run_id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?;
+        let rows = st.query_map(params![run_id, limit as i64], |r| {
+            Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+        })?;
         Ok(rows.collect::<Result<Vec<_>, _>>()?)
     }
 
-    /// Rows that failed in `run_id`: (url, kind, error).
-    pub fn failures(&self, run_id: i64) -> Result<Vec<(String, String, String)>, StateError> {
+    /// How many rows failed in `run_id`, and the first `limit`: (url, kind, error).
+    #[allow(clippy::type_complexity)]
+    pub fn failures(
+        &self,
+        run_id: i64,
+        limit: usize,
+    ) -> Result<(u64, Vec<(String, String, String)>), StateError> {
+        let count: u64 = self.conn.query_row(
+            "SELECT COUNT(*) FROM crawl_frontier WHERE state = 'failed' AND last_run = ?1",
+            [run_id],
+            |r| r.get(0),
+        )?;
         let mut st = self.conn.prepare(
             "SELECT url, kind, COALESCE(error, '') FROM crawl_frontier
-             WHERE state = 'failed' AND last_run = ?1 ORDER BY id",
+             WHERE state = 'failed' AND last_run = ?1 ORDER BY id LIMIT ?2",
         )?;
-        let rows = st.query_map([run_id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?;
-        Ok(rows.collect::<Result<Vec<_>, _>>()?)
+        let rows = st.query_map(params![run_id, limit as i64], |r| {
+            Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+        })?;
+        Ok((count, rows.collect::<Result<Vec<_>, _>>()?))
     }
 
     /// Host verdicts of this run: (host, state, reason).
