@@ -586,12 +586,12 @@ mod tests {
     #[test]
     fn retry_after_forms() {
         let now = SystemTime::UNIX_EPOCH + Duration::from_secs(1_700_000_000);
-        assert_eq!(
-            parse_retry_after(" 7 ", now),
-            Some(Duration::from_secs(7))
-        );
+        assert_eq!(parse_retry_after(" 7 ", now), Some(Duration::from_secs(7)));
         let later = httpdate::fmt_http_date(now + Duration::from_secs(30));
-        assert_eq!(parse_retry_after(&later, now), Some(Duration::from_secs(30)));
+        assert_eq!(
+            parse_retry_after(&later, now),
+            Some(Duration::from_secs(30))
+        );
         let past = httpdate::fmt_http_date(now - Duration::from_secs(30));
         assert_eq!(parse_retry_after(&past, now), Some(Duration::ZERO));
         assert_eq!(parse_retry_after("soon", now), None);
@@ -605,7 +605,10 @@ mod tests {
             let d = backoff_delay(base, attempt, max, &mut rng);
             let full = base.saturating_mul(1 << attempt).min(max);
             assert!(d <= full, "{attempt}: {d:?}");
-            assert!(d >= (base.saturating_mul(1 << attempt) / 2).min(max), "{attempt}: {d:?}");
+            assert!(
+                d >= (base.saturating_mul(1 << attempt) / 2).min(max),
+                "{attempt}: {d:?}"
+            );
         }
     }
 

@@ -95,13 +95,12 @@ pub fn run(args: Args, ctx: &Context) -> anyhow::Result<ExitCode> {
         cfg.user_agent = v.clone();
     }
     let seeds_path = args.seeds.clone().unwrap_or_else(|| cfg.seeds.clone());
-    let db = args.db.clone().unwrap_or_else(|| ctx.config.archive.db.clone());
+    let db = args
+        .db
+        .clone()
+        .unwrap_or_else(|| ctx.config.archive.db.clone());
     let seeds = load_seeds(&seeds_path)?;
-    anyhow::ensure!(
-        !seeds.is_empty(),
-        "no portals in {}",
-        seeds_path.display()
-    );
+    anyhow::ensure!(!seeds.is_empty(), "no portals in {}", seeds_path.display());
     let opts = CrawlOptions {
         fetch: FetchConfig::from_config(&cfg),
         max_listing_pages: u32::try_from(cfg.max_listing_pages).unwrap_or(u32::MAX),
@@ -143,9 +142,7 @@ pub fn render_summary(s: &Summary) -> String {
     let _ = writeln!(
         o,
         "reports: {} new this run, {} in the archive, {} new failing validation",
-        s.new_report_count,
-        s.reports_total,
-        s.failed_validations
+        s.new_report_count, s.reports_total, s.failed_validations
     );
     for r in s.new_reports.iter().take(50) {
         let _ = writeln!(
@@ -228,7 +225,11 @@ pub fn load_seeds(path: &Path) -> anyhow::Result<Vec<Seed>> {
             let family = match p.family.as_deref() {
                 None => Family::Auto,
                 Some(name) => Family::from_name(name).with_context(|| {
-                    format!("{}: portal {:?}: unknown family {name:?}", f.display(), p.name)
+                    format!(
+                        "{}: portal {:?}: unknown family {name:?}",
+                        f.display(),
+                        p.name
+                    )
                 })?,
             };
             seeds.push(Seed {

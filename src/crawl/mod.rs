@@ -463,7 +463,16 @@ impl Scheduler {
             Outcome::NotModified => {
                 self.note_success(&item.host);
                 self.summary.not_modified += 1;
-                batch.finish(item.id, RowState::Done, run, Some(304), None, attempts, None, None)?;
+                batch.finish(
+                    item.id,
+                    RowState::Done,
+                    run,
+                    Some(304),
+                    None,
+                    attempts,
+                    None,
+                    None,
+                )?;
             }
             Outcome::Status(resp) => {
                 self.note_success(&item.host);
@@ -493,7 +502,16 @@ impl Scheduler {
                 self.errors += 1;
                 self.kill_host(&item.host);
                 batch.host_verdict(&item.host, "blocked", ch.reason(), run)?;
-                batch.finish(item.id, RowState::Failed, run, None, Some(ch.reason()), attempts, None, None)?;
+                batch.finish(
+                    item.id,
+                    RowState::Failed,
+                    run,
+                    None,
+                    Some(ch.reason()),
+                    attempts,
+                    None,
+                    None,
+                )?;
             }
             Outcome::Disallowed => {
                 let h = self.hosts.entry(item.host.clone()).or_default();
@@ -520,7 +538,16 @@ impl Scheduler {
                     self.kill_host(&item.host);
                     batch.host_verdict(&item.host, "unreachable", &e, run)?;
                 }
-                batch.finish(item.id, RowState::Failed, run, None, Some(&e), attempts, None, None)?;
+                batch.finish(
+                    item.id,
+                    RowState::Failed,
+                    run,
+                    None,
+                    Some(&e),
+                    attempts,
+                    None,
+                    None,
+                )?;
             }
         }
         Ok(())
@@ -731,7 +758,9 @@ fn is_html(resp: &fetch::Response) -> bool {
     }
     let head = &resp.body[..resp.body.len().min(512)];
     let text = String::from_utf8_lossy(head);
-    text.trim_start_matches('\u{feff}').trim_start().starts_with('<')
+    text.trim_start_matches('\u{feff}')
+        .trim_start()
+        .starts_with('<')
 }
 
 async fn run_task(fetcher: Arc<Fetcher>, item: Item) -> TaskResult {
@@ -784,7 +813,9 @@ fn analyse(kind: Kind, family: Family, source: &str, resp: &fetch::Response) -> 
     let html = is_html(resp);
     let text = || crate::decode::decode(&resp.body, resp.content_type.as_deref()).text;
     match kind {
-        Kind::Listing if html => Found::Listing(discover::discover(&resp.final_url, &text(), family)),
+        Kind::Listing if html => {
+            Found::Listing(discover::discover(&resp.final_url, &text(), family))
+        }
         Kind::Report => {
             let links = if html {
                 discover::report_links(&resp.final_url, &text())

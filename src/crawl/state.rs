@@ -260,7 +260,9 @@ impl CrawlDb {
                 |r| Ok((r.get(0)?, r.get(1)?)),
             )
             .optional()?;
-        let previous_finished = |conn: &Connection, before: i64| -> Result<Option<i64>, StateError> {
+        let previous_finished = |conn: &Connection,
+                                 before: i64|
+         -> Result<Option<i64>, StateError> {
             Ok(conn
                 .query_row(
                     "SELECT id FROM crawl_runs WHERE finished_at IS NOT NULL AND id < ?1 ORDER BY id DESC LIMIT 1",
@@ -386,9 +388,9 @@ impl CrawlDb {
 
     /// Host verdicts of this run: (host, state, reason).
     pub fn host_verdicts(&self) -> Result<Vec<(String, String, String)>, StateError> {
-        let mut st = self.conn.prepare(
-            "SELECT host, state, COALESCE(reason, '') FROM crawl_hosts ORDER BY host",
-        )?;
+        let mut st = self
+            .conn
+            .prepare("SELECT host, state, COALESCE(reason, '') FROM crawl_hosts ORDER BY host")?;
         let rows = st.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?;
         Ok(rows.collect::<Result<Vec<_>, _>>()?)
     }
@@ -558,7 +560,13 @@ impl Batch<'_> {
     }
 
     /// Records a host verdict (`blocked`, `unreachable`, `robots`).
-    pub fn host_verdict(&self, host: &str, state: &str, reason: &str, run_id: i64) -> Result<(), StateError> {
+    pub fn host_verdict(
+        &self,
+        host: &str,
+        state: &str,
+        reason: &str,
+        run_id: i64,
+    ) -> Result<(), StateError> {
         self.tx.execute(
             "INSERT INTO crawl_hosts(host, state, reason, run_id) VALUES (?1, ?2, ?3, ?4)
              ON CONFLICT(host) DO UPDATE SET state = excluded.state, reason = excluded.reason",
