@@ -1,0 +1,440 @@
+//! Page bodies of the simulator: listings per family, Hanweb XML, report pages, stubs, shells,
+//! WAF challenge pages, robots.txt, and tiny PDF/PNG attachments.
+
+use std::fmt::Write as _;
+
+use super::world::{Column, Host, ReportMeta, rel_link};
+use super::{Charset, Family, ReportKind, Robots, Shell};
+use crate::synth::{self, HtmlStyle, escape};
+
+/// Meta charset declaration for a host's HTML.
+fn meta(host: &Host) -> &'static str {
+    match host.spec.charset {
+        Charset::Utf8 => "<meta charset=\"utf-8\">",
+        Charset::Utf8NoHeader => {
+            "<meta http-equiv=\"Content-Type\" content=\"text/html; charset=utf-8\">"
+        }
+        _ => "<meta http-equiv=\"Content-Type\" content=\"text/html; charset=gb2312\">",
+    }
+}
+
+fn meta_charset_name(host: &Host) -> &'static str {
+    if host.spec.charset.is_gbk() {
+        "gb2312"
+    } else {
+        "utf-8"
+    }
+}
+
+/// The href a listing writes for an article, with the URL-zoo and `javascript:` faults.
+fn href(host: &Host, from_dir: &str, r: &ReportMeta) -> String {
+    let canonical = match host.spec.family {
+        Family::Hanweb => r.path.clone(),
+        _ => rel_link(from_dir, &r.path),
+    };
+    let mut h = canonical.clone();
+    if host.spec.faults.url_zoo {
+        let authority = host.base.trim_start_matches("http://");
+        h = match r.id % 8 {
+            0 => canonical,
+            1 => format!("//{authority}{}", r.path),
+            2 => format!("{}{}", host.base, r.path),
+            3 => r.path.clone(),
+            4 => format!("{canonical}#content"),
+            5 => format!("\n      {canonical}  "),
+            6 => match canonical.strip_prefix("./") {
+                Some(rest) => format!("&#46;/{rest}"),
+                None => canonical.replacen('/', "&#47;", 1),
+            },
+            _ => match canonical.strip_prefix("./") {
+                // Up one directory and back down into the same one.
+                Some(rest) => {
+                    let last = from_dir
+                        .trim_end_matches('/')
+                        .rsplit('/')
+                        .next()
+                        .unwrap_or("");
+                    format!("../{last}/{rest}")
+                }
+                None => match canonical.strip_prefix('/') {
+                    Some(rest) => format!("/./{rest}"),
+                    None => format!("./{canonical}"),
+                },
+            },
+        };
+    }
+    if host.spec.faults.js_links && r.id % 3 == 0 {
+        h = format!("javascript:window.open('{}')", h.trim());
+    }
+    h
+}
+
+/// Anchor text as CMS templates print it: truncated with "…" (the full title is in `title=`).
+fn truncated(title: &str) -> String {
+    let chars: Vec<char> = title.chars().collect();
+    if chars.len() <= 20 {
+        return title.to_string();
+    }
+    let mut s: String = chars[..18].iter().collect();
+    s.push('…');
+    s
+}
+
+fn head(out: &mut String, host: &Host, title: &str, column: &str) {
+    let _ = write!(
+        out,
+        "<!DOCTYPE html>\n<html><head>\n{}\n<meta name=\"SiteName\" content=\"{city}人民政府\">\n<meta name=\"ColumnName\" content=\"{column}\">\n<meta name=\"ColumnType\" content=\"政府信息公开年报\">\n<title>{title}_{city}人民政府</title>\n</head>\n<body>\n<div class=\"top\"><a href=\"/\">首页</a> <a href=\"javascript:void(0)\">无障碍</a> <a href=\"javascript:void(0)\">长者版</a></div>\n",
+        meta(host),
+        city = escape(&host.city),
+        column = escape(column),
+        title = escape(title),
+    );
+}
+
+fn foot(out: &mut String) {
+    out.push_str("<div class=\"footer\">主办单位：模拟人民政府办公室 ICP备00000000号</div>\n</body></html>\n");
+}
+
+fn subnav(out: &mut String, host: &Host, from: &Column, children: &[Column]) {
+    if children.is_empty() {
+        return;
+    }
+    out.push_str("<div class=\"sub-nav\"><ul>\n");
+    for c in children {
+        let link = match host.spec.family {
+            Family::Hanweb => format!("{}index.html", c.path),
+            Family::GovCn => format!("{}index.htm", rel_dir(&from.path, &c.path)),
+            _ => rel_dir(&from.path, &c.path),
+        };
+        let _ = writeln!(
+            out,
+            "<li><a href=\"{}\">{}</a></li>",
+            escape(&link),
+            escape(&c.title)
+        );
+    }
+    out.push_str("</ul></div>\n");
+}
+
+/// Relative link between two directories (`./2023n/`).
+fn rel_dir(from: &str, to: &str) -> String {
+    let mut s = rel_link(from, &format!("{to}x"));
+    s.pop();
+    s
+}
+
+fn items(out: &mut String, host: &Host, column: &Column, items: &[ReportMeta]) {
+    match host.spec.family {
+        Family::GovCn => out.push_str("<div class=\"list list_1 list_2\"><ul>\n"),
+        _ => out.push_str("<div class=\"list_box\"><ul class=\"list\">\n"),
+    }
+    for r in items {
+        let title = r.title();
+        let h = escape_href(&href(host, &column.path, r));
+        match host.spec.family {
+            Family::GovCn => {
+                let _ = writeln!(
+                    out,
+                    "<li><h4><a href=\"{h}\" target=\"_blank\">{}</a><span class=\"date\">{}</span></h4></li>",
+                    escape(&title),
+                    r.published()
+                );
+            }
+            _ => {
+                let _ = writeln!(
+                    out,
+                    "<li><a href=\"{h}\" target=\"_blank\" title=\"{}\">{}</a><span class=\"date\">{}</span></li>",
+                    escape(&title),
+                    escape(&truncated(&title)),
+                    r.published()
+                );
+            }
+        }
+    }
+    out.push_str("</ul>\n");
+}
+
+/// Escapes an href for an attribute, keeping the entities the URL zoo wrote on purpose.
+fn escape_href(h: &str) -> String {
+    h.replace('"', "&quot;")
+}
+
+/// A listing page of the static families (TRS, TRS one-based, gov.cn).
+pub(crate) fn listing(
+    host: &Host,
+    column: &Column,
+    page: usize,
+    pages: usize,
+    list: &[ReportMeta],
+    children: &[Column],
+) -> String {
+    let mut out = String::with_capacity(8192);
+    head(&mut out, host, &column.title, &column.title);
+    let _ = writeln!(
+        out,
+        "<div class=\"crumb\">当前位置：<a href=\"../../\">首页</a> &gt; <a href=\"../\">政府信息公开</a> &gt; {}</div>",
+        escape(&column.title)
+    );
+    subnav(&mut out, host, column, children);
+    items(&mut out, host, column, list);
+    match host.spec.family {
+        Family::Trs => {
+            let _ = write!(
+                out,
+                "<div class=\"page\"><script type=\"text/javascript\">var countPage = {pages};//共多少页\ncreatePageHTML(countPage, {page}, \"index\", \"html\");</script></div>\n"
+            );
+        }
+        Family::TrsOneBased => {
+            let url = |k: usize| {
+                if k == 0 {
+                    "index.html".to_string()
+                } else {
+                    format!("index_{}.html", k + 1)
+                }
+            };
+            anchor_pager(&mut out, page, pages, url);
+        }
+        _ => {
+            let url = |k: usize| {
+                if k == 0 {
+                    "index.htm".to_string()
+                } else {
+                    format!("home_{k}.htm")
+                }
+            };
+            anchor_pager(&mut out, page, pages, url);
+        }
+    }
+    out.push_str("</div>\n");
+    foot(&mut out);
+    out
+}
+
+fn anchor_pager(out: &mut String, page: usize, pages: usize, url: impl Fn(usize) -> String) {
+    let _ = write!(
+        out,
+        "<div class=\"pages\">共{pages}页 当前第{}页 <a href=\"{}\">首页</a> ",
+        page + 1,
+        url(0)
+    );
+    if page > 0 {
+        let _ = write!(out, "<a href=\"{}\">上一页</a> ", url(page - 1));
+    }
+    if page + 1 < pages {
+        let _ = write!(out, "<a href=\"{}\">下一页</a> ", url(page + 1));
+    }
+    let _ = writeln!(out, "<a href=\"{}\">尾页</a></div>", url(pages - 1));
+}
+
+/// The 300–400-byte page some CMSs serve for `index_N` beyond the end.
+pub(crate) fn deep_stub(host: &Host) -> String {
+    let mut s = format!(
+        "<!DOCTYPE html><html><head>{}<title>政府信息公开年报</title></head><body><div class=\"list_box\"><ul class=\"list\"></ul></div><div class=\"page\"></div></body></html>\n",
+        meta(host)
+    );
+    while s.len() < 320 {
+        s.insert_str(s.len() - 15, "<!-- -->");
+    }
+    s
+}
+
+fn record(host: &Host, r: &ReportMeta) -> String {
+    let title = escape(&r.title());
+    let h = escape_href(&href(host, "/", r));
+    format!(
+        "<record><![CDATA[<li><a href=\"{h}\" title='{title}' target='_blank'>{}</a><span>{}</span></li>]]></record>\n",
+        escape(&truncated(&r.title())),
+        r.published()
+    )
+}
+
+/// A Hanweb column page with the first group embedded as datastore XML.
+pub(crate) fn hanweb_column(
+    host: &Host,
+    column: &Column,
+    list: &[ReportMeta],
+    children: &[Column],
+    total: usize,
+) -> String {
+    let mut out = String::with_capacity(16384);
+    head(&mut out, host, &column.title, &column.title);
+    subnav(&mut out, host, column, children);
+    let (unit, web, col, per) = (428451, 7, column.col_id, host.spec.per_page.max(1));
+    let webname = escape(&host.city);
+    let _ = write!(
+        out,
+        "<div class=\"main-list\" id=\"{unit}\"><script type=\"text/xml\"><datastore>\n<nextgroup><![CDATA[<a href=\"/module/web/jpage/dataproxy.jsp?page=1&appid=1&webid={web}&path=/&columnid={col}&unitid={unit}&webname={webname}&permissiontype=0\"></a>]]></nextgroup>\n<recordset>\n"
+    );
+    for r in list {
+        out.push_str(&record(host, r));
+    }
+    let _ = write!(
+        out,
+        "</recordset></datastore></script></div>\n<script>$(function(){{ $('#{unit}').jpage({{ dataStore: null, totalRecord: {total}, perPage: {per}, groupSize: 3, proxyUrl: '/module/web/jpage/dataproxy.jsp', ajaxParam: {{ col:1, appid:1, webid:{web}, path:'/', columnid:{col}, unitid:'{unit}', webname:'{webname}', permissiontype:0 }}}});}});</script>\n"
+    );
+    foot(&mut out);
+    out
+}
+
+/// The dataproxy.jsp XML for a range of records (an empty `<datastore/>` when no column).
+pub(crate) fn dataproxy(
+    host: &Host,
+    list: &[ReportMeta],
+    total: usize,
+    per_page: usize,
+    known_column: bool,
+) -> String {
+    if !known_column {
+        return "<?xml version=\"1.0\" encoding=\"UTF-8\"?><datastore/>".to_string();
+    }
+    let mut out = format!(
+        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<datastore>\n<totalrecord>{total}</totalrecord>\n<totalpage>{}</totalpage>\n<recordset>\n",
+        total.div_ceil(per_page.max(1))
+    );
+    for r in list {
+        out.push_str(&record(host, r));
+    }
+    out.push_str("</recordset>\n</datastore>\n");
+    out
+}
+
+/// The 54-byte body that deep Hanweb groups return under F-STUB.
+pub(crate) const HANWEB_STUB: &str = "<datastore><recordset></recordset></datastore>\r\n\r\n\r\n\r\n";
+
+/// A report's page (HTML report, attachment stub or image page).
+pub(crate) fn report_page(host: &Host, r: &ReportMeta) -> String {
+    let title = r.title();
+    let page = match r.kind {
+        ReportKind::AttachmentOnly => {
+            synth::render_attachment_stub(&title, r.year, &r.agency, &r.attachment_link())
+        }
+        ReportKind::ImageOnly => {
+            let imgs: Vec<String> = (1..=3)
+                .map(|n| format!("/attach/img/{}_{n}.png", r.hex))
+                .collect();
+            let refs: Vec<&str> = imgs.iter().map(String::as_str).collect();
+            synth::render_image_only(&title, r.year, &r.agency, &refs)
+        }
+        ReportKind::Html => {
+            let style = HtmlStyle {
+                pad_to_bytes: host.spec.page_bytes,
+                meta_charset: Some(meta_charset_name(host).to_string()),
+                ..HtmlStyle::varied(r.seed)
+            };
+            synth::render_html(&r.synth(), &style)
+        }
+    };
+    let page = if host.spec.charset.is_gbk() && r.kind != ReportKind::Html {
+        page.replacen(
+            "<meta charset=\"utf-8\">",
+            "<meta http-equiv=\"Content-Type\" content=\"text/html; charset=gb2312\">",
+            1,
+        )
+    } else {
+        page
+    };
+    match host.spec.family {
+        Family::GovCn => page.replacen(
+            "<div class=\"TRS_Editor\" id=\"zoom\">",
+            "<div id=\"UCAP-CONTENT\" class=\"trs_editor_view\">",
+            1,
+        ),
+        Family::Hanweb => page.replacen(
+            "<div class=\"TRS_Editor\" id=\"zoom\">",
+            "<div class=\"artile_zw\" id=\"zoom\">",
+            1,
+        ),
+        _ => page,
+    }
+}
+
+/// A ~160-byte JS or meta-refresh shell pointing at `target`.
+pub(crate) fn shell(kind: Shell, target: &str) -> String {
+    match kind {
+        Shell::LocationReplace => format!(
+            "<html><head><meta charset=\"utf-8\"><title></title></head><body><script type=\"text/javascript\">location.replace('{target}');</script></body></html>\n"
+        ),
+        Shell::MetaRefresh => format!(
+            "<html><head><meta http-equiv=\"refresh\" content=\"0;url={target}\"></head><body></body></html>\n"
+        ),
+    }
+}
+
+pub(crate) fn robots(r: Robots) -> Option<String> {
+    match r {
+        Robots::Allow => Some("User-agent: *\nDisallow:\n".to_string()),
+        Robots::DisallowAll => Some("User-agent: *\nDisallow: /\n".to_string()),
+        Robots::CrawlDelay(s) => Some(format!("User-agent: *\nCrawl-delay: {s}\nDisallow:\n")),
+        Robots::Missing => None,
+    }
+}
+
+/// 瑞数 412 challenge body.
+pub(crate) fn rs412() -> String {
+    let mut s = String::from(
+        "<!DOCTYPE html><html><head><meta http-equiv=\"Content-Type\" content=\"text/html; charset=utf-8\"><meta id=\"x9kQ2\" content=\"",
+    );
+    for i in 0..40 {
+        let _ = write!(s, "{:08x}", (i as u64 + 1).wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 20);
+    }
+    s.push_str("\" r=\"m\"><script type=\"text/javascript\">$_ts=window['$_ts'];if(!$_ts)$_ts={};$_ts.nsd=84021;$_ts.cd=\"qE9rrAlkDGVaWqAcDqEGrGVaWqA\";</script><script type=\"text/javascript\" charset=\"utf-8\" src=\"/abc123/def.js\" r=\"m\"></script></head><body></body></html>\n");
+    s
+}
+
+/// The `__jsl_clearance` value the 521 script sets; replaying it passes.
+pub(crate) const JSL_CLEARANCE: &str = "1732700000.123|0|sImUlAtOr";
+
+/// 加速乐 521 body.
+pub(crate) fn jsl521() -> String {
+    format!(
+        "<html><body><script>document.cookie='__jsl_clearance={JSL_CLEARANCE};max-age=3600;path=/';location.href=location.pathname+location.search</script></body></html>\n"
+    )
+}
+
+/// WZWS 200-status challenge body (~2 KB of packed JS).
+pub(crate) fn wzws() -> String {
+    let mut s = String::from(
+        "<!DOCTYPE html><html><head><meta charset=\"utf-8\"></head><body><script type=\"text/javascript\">var dynamicurl=\"/WZWSRELL3p3Z2svemZ4eGdrbmIv\";var wzwschallenge=\"RANDOMSTR2563\";var wzwschallengex=\"STRRANDOM7765\";var template=5;var encoderchars=\"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/=\";var WZWS_CONFIRM_PREFIX_LABEL=\"wzwsconfirm\";",
+    );
+    while s.len() < 2000 {
+        s.push_str("function KTKY2RBD9NHPBCIHV9ZMEQQDARSLVFDU(str){var out,i,len,c1,c2,c3;len=str.length;i=0;out=\"\";while(i<len){c1=str.charCodeAt(i++)&0xff;}return out;}");
+    }
+    s.push_str("</script></body></html>\n");
+    s
+}
+
+/// A minimal PDF naming the report (enough for `%PDF` sniffing and a text layer).
+pub(crate) fn pdf(r: &ReportMeta) -> Vec<u8> {
+    let body = format!(
+        "%PDF-1.4\n%\u{e2}\u{e3}\u{cf}\u{d3}\n1 0 obj<</Type/Catalog/Pages 2 0 R>>endobj\n2 0 obj<</Type/Pages/Kids[3 0 R]/Count 1>>endobj\n3 0 obj<</Type/Page/Parent 2 0 R/MediaBox[0 0 595 842]>>endobj\n% report {} {} id {}\ntrailer<</Root 1 0 R>>\n%%EOF\n",
+        r.year, r.hex, r.id
+    );
+    body.into_bytes()
+}
+
+/// A 1×1 PNG.
+pub(crate) const PNG: &[u8] = &[
+    0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A, 0x00, 0x00, 0x00, 0x0D, 0x49, 0x48, 0x44, 0x52,
+    0x00, 0x00, 0x00, 0x01, 0x00, 0x00, 0x00, 0x01, 0x08, 0x06, 0x00, 0x00, 0x00, 0x1F, 0x15, 0xC4,
+    0x89, 0x00, 0x00, 0x00, 0x0D, 0x49, 0x44, 0x41, 0x54, 0x78, 0x9C, 0x63, 0x00, 0x01, 0x00, 0x00,
+    0x05, 0x00, 0x01, 0x0D, 0x0A, 0x2D, 0xB4, 0x00, 0x00, 0x00, 0x00, 0x49, 0x45, 0x4E, 0x44, 0xAE,
+    0x42, 0x60, 0x82,
+];
+
+/// Encodes an HTML string per the host's charset profile.
+pub(crate) fn encode(host: &Host, html: &str) -> Vec<u8> {
+    if host.spec.charset.is_gbk() {
+        let (bytes, _, _) = encoding_rs::GBK.encode(html);
+        return bytes.into_owned();
+    }
+    html.as_bytes().to_vec()
+}
+
+/// `Content-Type` header per the host's charset profile.
+pub(crate) fn content_type(host: &Host) -> &'static str {
+    match host.spec.charset {
+        Charset::Utf8 | Charset::Conflict => "text/html; charset=utf-8",
+        Charset::GbkHeader => "text/html; charset=GBK",
+        Charset::Utf8NoHeader | Charset::GbkNoHeader => "text/html",
+    }
+}

@@ -1,0 +1,726 @@
+//! The inventory of one simulated host: its columns, its reports (metadata only; pages are
+//! rendered on demand from seeds) and the per-host mutable state the faults need.
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::Mutex;
+use std::time::{Duration, Instant, SystemTime};
+
+use super::{Family, HostInfo, HostSpec, Layout, ReportKind, Shell, TruthReport};
+use crate::model::Format;
+use crate::synth::{self, SynthReport};
+
+/// Department names for generated agencies (after the 本级 government).
+const DEPTS: [&str; 30] = [
+    "发展和改革委员会",
+    "教育局",
+    "科学技术局",
+    "工业和信息化局",
+    "公安局",
+    "民政局",
+    "司法局",
+    "财政局",
+    "人力资源和社会保障局",
+    "自然资源局",
+    "生态环境局",
+    "住房和城乡建设局",
+    "交通运输局",
+    "水务局",
+    "农业农村局",
+    "商务局",
+    "文化广电旅游局",
+    "卫生健康委员会",
+    "退役军人事务局",
+    "应急管理局",
+    "审计局",
+    "市场监督管理局",
+    "统计局",
+    "医疗保障局",
+    "城市管理局",
+    "体育局",
+    "林业局",
+    "信访局",
+    "政务服务数据管理局",
+    "机关事务管理局",
+];
+const STREET_A: [&str; 10] = ["东", "西", "南", "北", "中", "新", "青", "云", "石", "柳"];
+const STREET_B: [&str; 10] = ["湖", "山", "桥", "门", "塘", "岭", "河", "坊", "园", "林"];
+const CITY_A: [&str; 12] = [
+    "临", "安", "永", "宁", "清", "平", "长", "丰", "兴", "嘉", "泰", "金",
+];
+const CITY_B: [&str; 12] = [
+    "江", "川", "阳", "源", "溪", "远", "乐", "和", "城", "山", "水", "华",
+];
+
+/// A listing column.
+#[derive(Debug, Clone)]
+pub(crate) struct Column {
+    /// Directory path, ending with `/` (Hanweb: `/col/colN/`).
+    pub path: String,
+    pub title: String,
+    /// Hanweb column id.
+    pub col_id: u64,
+    pub children: Vec<usize>,
+    /// What this column lists.
+    pub key: ColumnKey,
+}
+
+/// Which reports a column lists.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum ColumnKey {
+    Root,
+    Year(i32),
+    Dept,
+    Street,
+    Recent,
+}
+
+#[derive(Debug, Clone)]
+pub(crate) struct ReportMeta {
+    pub id: u64,
+    pub seed: u64,
+    pub year: i32,
+    pub agency: String,
+    pub kind: ReportKind,
+    pub date: (i32, u32, u32),
+    pub column: usize,
+    pub path: String,
+    pub hex: String,
+}
+
+impl ReportMeta {
+    pub fn format(&self) -> Format {
+        if self.year >= 2021 {
+            Format::F2021
+        } else {
+            Format::F2019
+        }
+    }
+
+    pub fn synth(&self) -> SynthReport {
+        synth::consistent(self.format(), self.year, &self.agency, self.seed)
+    }
+
+    pub fn title(&self) -> String {
+        let t = format!("{}年{}政府信息公开工作年度报告", self.year, self.agency);
+        if self.kind == ReportKind::ImageOnly {
+            format!("{t}（图片版）")
+        } else {
+            t
+        }
+    }
+
+    pub fn published(&self) -> String {
+        format!("{}-{:02}-{:02}", self.date.0, self.date.1, self.date.2)
+    }
+
+    pub fn attachment_link(&self) -> String {
+        format!(
+            "/module/download/downfile.jsp?classid=0&filename={}.pdf",
+            self.hex
+        )
+    }
+
+    pub fn attachment_path(&self) -> String {
+        format!("/attach/0/{}.pdf", self.hex)
+    }
+}
+
+/// Mutable state of a host.
+pub(crate) struct HostState {
+    pub columns: Vec<Column>,
+    pub reports: Vec<ReportMeta>,
+    /// Article path → report index.
+    pub by_path: HashMap<String, usize>,
+    /// Attachment hex → report index.
+    pub by_hex: HashMap<String, usize>,
+    pub listing_modified: SystemTime,
+    pub added: usize,
+    pub path_hits: HashMap<String, u32>,
+    pub window: VecDeque<Instant>,
+}
+
+/// One simulated host: immutable spec plus locked state.
+pub(crate) struct Host {
+    pub spec: HostSpec,
+    pub base: String,
+    pub city: String,
+    pub state: Mutex<HostState>,
+}
+
+/// A resolved request, owned, so rendering happens outside the lock.
+pub(crate) enum Resource {
+    Listing {
+        column: Column,
+        /// 0-based page; `None` for a page past the end.
+        page: Option<usize>,
+        pages: usize,
+        items: Vec<ReportMeta>,
+        children: Vec<Column>,
+    },
+    Hanweb {
+        column: Column,
+        items: Vec<ReportMeta>,
+        children: Vec<Column>,
+        total: usize,
+    },
+    DataProxy {
+        items: Vec<ReportMeta>,
+        total: usize,
+        per_page: usize,
+        /// The requested range lies past the end.
+        past_end: bool,
+    },
+    Report(Box<ReportMeta>),
+    Redirect(String),
+    Pdf(Box<ReportMeta>),
+    Image,
+    Shell(Shell, String),
+    NotFound,
+}
+
+fn mix(a: u64, b: u64) -> u64 {
+    let mut r = crate::synth::Rng::new(a ^ b.wrapping_mul(0x2545_F491_4F6C_DD1D));
+    r.next_u64()
+}
+
+fn city_name(spec: &HostSpec) -> String {
+    let s = spec.seed as usize;
+    let mut name = format!(
+        "{}{}",
+        CITY_A[s % CITY_A.len()],
+        CITY_B[(s / CITY_A.len()) % CITY_B.len()]
+    );
+    if spec.charset.is_gbk() {
+        // Characters outside GB2312 (but inside GBK) catch decoders that stop at GB2312.
+        name = format!("堃镕{name}");
+    }
+    format!("{name}市")
+}
+
+fn agency_name(city: &str, j: usize) -> String {
+    if j == 0 {
+        return format!("{city}人民政府");
+    }
+    if j <= DEPTS.len() {
+        return format!("{city}{}", DEPTS[j - 1]);
+    }
+    let k = j - DEPTS.len() - 1;
+    let base = format!(
+        "{city}{}{}街道办事处",
+        STREET_A[(k / 10) % 10],
+        STREET_B[k % 10]
+    );
+    if k < 100 {
+        base
+    } else {
+        format!("{base}第{}分处", k / 100 + 1)
+    }
+}
+
+impl Host {
+    pub fn new(spec: HostSpec, base: String) -> Host {
+        let city = city_name(&spec);
+        let mut state = HostState {
+            columns: Vec::new(),
+            reports: Vec::new(),
+            by_path: HashMap::new(),
+            by_hex: HashMap::new(),
+            listing_modified: SystemTime::UNIX_EPOCH + Duration::from_secs(1_743_465_600),
+            added: 0,
+            path_hits: HashMap::new(),
+            window: VecDeque::new(),
+        };
+        let root = root_column(&spec);
+        state.columns.push(root);
+        let host = Host {
+            spec,
+            base,
+            city,
+            state: Mutex::new(state),
+        };
+        host.populate();
+        host
+    }
+
+    fn populate(&self) {
+        let Ok(mut st) = self.state.lock() else {
+            return;
+        };
+        let years = (self.spec.last_year - self.spec.first_year + 1).max(1) as usize;
+        if self.spec.layout == Layout::DeptColumns {
+            self.child_column(&mut st, ColumnKey::Dept);
+            self.child_column(&mut st, ColumnKey::Street);
+        }
+        if self.spec.faults.duplicate_listings && self.spec.layout == Layout::Flat {
+            self.child_column(&mut st, ColumnKey::Recent);
+        }
+        for i in 0..self.spec.reports {
+            let j = i / years;
+            let year = self.spec.last_year - (i % years) as i32;
+            let day = 10 + (mix(self.spec.seed, i as u64) % 19) as u32;
+            self.push_report(&mut st, i, j, year, (year + 1, 1, day));
+        }
+    }
+
+    fn kind_of(&self, i: usize) -> ReportKind {
+        let every = |n: usize| n > 0 && i % n == n - 1;
+        if every(self.spec.image_every) {
+            ReportKind::ImageOnly
+        } else if every(self.spec.attachment_every) {
+            ReportKind::AttachmentOnly
+        } else {
+            ReportKind::Html
+        }
+    }
+
+    fn push_report(
+        &self,
+        st: &mut HostState,
+        i: usize,
+        agency_idx: usize,
+        year: i32,
+        date: (i32, u32, u32),
+    ) {
+        let seed = mix(self.spec.seed, 1_000_003 + i as u64);
+        let id = 3_300_000 + (i as u64) * 7 + self.spec.seed % 5;
+        let column = self.column_for(st, year, agency_idx);
+        let col = &st.columns[column];
+        let (y, m, d) = date;
+        let path = match self.spec.family {
+            Family::Trs | Family::TrsOneBased => {
+                format!("{}{y}{m:02}/t{y}{m:02}{d:02}_{id}.html", col.path)
+            }
+            Family::Hanweb => format!("/art/{y}/{m}/{d}/art_{}_{id}.html", col.col_id),
+            Family::GovCn => format!("/zhengce/zfxxgk/{y}{m:02}/content_{id}.htm"),
+        };
+        let hex = format!("{:016x}{:016x}", seed, mix(seed, 7));
+        let meta = ReportMeta {
+            id,
+            seed,
+            year,
+            agency: agency_name(&self.city, agency_idx),
+            kind: self.kind_of(i),
+            date,
+            column,
+            path: path.clone(),
+            hex: hex.clone(),
+        };
+        let idx = st.reports.len();
+        st.by_path.insert(path, idx);
+        st.by_hex.insert(hex, idx);
+        st.reports.push(meta);
+    }
+
+    /// The column a report belongs in, created on first use.
+    fn column_for(&self, st: &mut HostState, year: i32, agency_idx: usize) -> usize {
+        let key = match self.spec.layout {
+            Layout::Flat => return 0,
+            Layout::YearColumns => ColumnKey::Year(year),
+            Layout::DeptColumns if agency_idx == 0 => return 0,
+            Layout::DeptColumns if agency_idx % 2 == 1 => ColumnKey::Dept,
+            Layout::DeptColumns => ColumnKey::Street,
+        };
+        if let Some(i) = st.columns.iter().position(|c| c.key == key) {
+            return i;
+        }
+        self.child_column(st, key)
+    }
+
+    fn child_column(&self, st: &mut HostState, key: ColumnKey) -> usize {
+        let root = st.columns[0].clone();
+        let (dir, title) = match &key {
+            ColumnKey::Year(y) => (format!("{y}n"), format!("{y}年度")),
+            ColumnKey::Dept => ("bmnb".to_string(), "部门年报".to_string()),
+            ColumnKey::Street => ("jdnb".to_string(), "街镇年报".to_string()),
+            ColumnKey::Recent => ("zxgk".to_string(), "最新公开".to_string()),
+            ColumnKey::Root => (String::new(), root.title.clone()),
+        };
+        let col_id = root.col_id + st.columns.len() as u64;
+        let path = match self.spec.family {
+            Family::Hanweb => format!("/col/col{col_id}/"),
+            _ => format!("{}{dir}/", root.path),
+        };
+        st.columns.push(Column {
+            path,
+            title,
+            col_id,
+            children: Vec::new(),
+            key,
+        });
+        let idx = st.columns.len() - 1;
+        st.columns[0].children.push(idx);
+        idx
+    }
+
+    /// Report indices a column lists, newest first.
+    fn listed(&self, st: &HostState, column: usize) -> Vec<usize> {
+        let col = &st.columns[column];
+        let dup = self.spec.faults.duplicate_listings;
+        let mut idx: Vec<usize> = match col.key {
+            ColumnKey::Recent => (0..st.reports.len()).collect(),
+            ColumnKey::Root if dup => (0..st.reports.len()).collect(),
+            _ => (0..st.reports.len())
+                .filter(|&i| st.reports[i].column == column)
+                .collect(),
+        };
+        idx.sort_by(|&a, &b| {
+            let (ra, rb) = (&st.reports[a], &st.reports[b]);
+            rb.date.cmp(&ra.date).then(rb.id.cmp(&ra.id))
+        });
+        if col.key == ColumnKey::Recent {
+            idx.truncate(10);
+        }
+        idx
+    }
+
+    pub fn entry_path(&self) -> String {
+        if self.spec.faults.shell_entry.is_some() {
+            return "/xxgk/index.html".to_string();
+        }
+        let root = root_column(&self.spec);
+        match self.spec.family {
+            Family::Trs | Family::TrsOneBased => root.path,
+            Family::Hanweb => format!("{}index.html", root.path),
+            Family::GovCn => format!("{}index.htm", root.path),
+        }
+    }
+
+    pub fn info(&self) -> HostInfo {
+        HostInfo {
+            name: self.spec.name.clone(),
+            family: self.spec.family,
+            base_url: self.base.clone(),
+            entry_url: format!("{}{}", self.base, self.entry_path()),
+        }
+    }
+
+    fn column_url(&self, col: &Column) -> String {
+        match self.spec.family {
+            Family::Trs | Family::TrsOneBased => format!("{}{}", self.base, col.path),
+            Family::Hanweb => format!("{}{}index.html", self.base, col.path),
+            Family::GovCn => format!("{}{}index.htm", self.base, col.path),
+        }
+    }
+
+    pub fn truth(&self) -> Vec<TruthReport> {
+        let Ok(st) = self.state.lock() else {
+            return Vec::new();
+        };
+        let mut listed_in: Vec<Vec<String>> = vec![Vec::new(); st.reports.len()];
+        for c in 0..st.columns.len() {
+            let url = self.column_url(&st.columns[c]);
+            for i in self.listed(&st, c) {
+                listed_in[i].push(url.clone());
+            }
+        }
+        let mut order: Vec<usize> = (0..st.reports.len()).collect();
+        order.sort_by(|&a, &b| {
+            let (ra, rb) = (&st.reports[a], &st.reports[b]);
+            rb.date.cmp(&ra.date).then(rb.id.cmp(&ra.id))
+        });
+        order
+            .into_iter()
+            .map(|i| self.truth_of(&st.reports[i], std::mem::take(&mut listed_in[i])))
+            .collect()
+    }
+
+    fn truth_of(&self, r: &ReportMeta, listed_in: Vec<String>) -> TruthReport {
+        let attachment = r.kind == ReportKind::AttachmentOnly;
+        TruthReport {
+            url: format!("{}{}", self.base, r.path),
+            kind: r.kind,
+            report: r.synth(),
+            title: r.title(),
+            published: r.published(),
+            attachment_link: attachment.then(|| format!("{}{}", self.base, r.attachment_link())),
+            attachment_url: attachment.then(|| format!("{}{}", self.base, r.attachment_path())),
+            listed_in,
+            gbk: self.spec.charset.is_gbk(),
+        }
+    }
+
+    pub fn add_report(&self, year: i32) -> TruthReport {
+        let Ok(mut st) = self.state.lock() else {
+            // A poisoned lock means a panic elsewhere; report nothing rather than panic again.
+            return self.truth_of(&self.placeholder(year), Vec::new());
+        };
+        let i = st.reports.len();
+        let years = (self.spec.last_year - self.spec.first_year + 1).max(1) as usize;
+        let agencies = self.spec.reports.div_ceil(years);
+        let j = agencies + st.added;
+        st.added += 1;
+        let day = (st.added as u32 % 27) + 1;
+        self.push_report(&mut st, i, j, year, (year + 1, 4, day));
+        st.listing_modified = SystemTime::now();
+        let meta = st.reports[i].clone();
+        drop(st);
+        let url = format!("{}{}", self.base, meta.path);
+        self.truth()
+            .into_iter()
+            .find(|t| t.url == url)
+            .unwrap_or_else(|| self.truth_of(&meta, Vec::new()))
+    }
+
+    fn placeholder(&self, year: i32) -> ReportMeta {
+        ReportMeta {
+            id: 0,
+            seed: 0,
+            year,
+            agency: self.city.clone(),
+            kind: ReportKind::Html,
+            date: (year + 1, 1, 1),
+            column: 0,
+            path: String::new(),
+            hex: String::new(),
+        }
+    }
+
+    /// Maps a request to a resource. `form` holds POST form fields (Hanweb dataproxy).
+    pub fn resolve(&self, path: &str, query: &HashMap<String, String>) -> Resource {
+        let Ok(st) = self.state.lock() else {
+            return Resource::NotFound;
+        };
+        if let Some(shell) = self.spec.faults.shell_entry
+            && (path == "/xxgk/" || path == "/xxgk/index.html")
+        {
+            let root = root_column(&self.spec);
+            let target = match self.spec.family {
+                Family::Trs | Family::TrsOneBased => format!("..{}", root.path),
+                Family::Hanweb => format!("{}index.html", root.path),
+                Family::GovCn => format!("..{}index.htm", root.path),
+            };
+            return Resource::Shell(shell, target);
+        }
+        if let Some(&i) = st.by_path.get(path) {
+            return Resource::Report(Box::new(st.reports[i].clone()));
+        }
+        if path == "/module/download/downfile.jsp" {
+            let hex = query
+                .get("filename")
+                .map(|f| f.trim_end_matches(".pdf").to_string())
+                .unwrap_or_default();
+            return match st.by_hex.get(&hex) {
+                Some(&i) => Resource::Redirect(st.reports[i].attachment_path()),
+                None => Resource::NotFound,
+            };
+        }
+        if let Some(hex) = path
+            .strip_prefix("/attach/0/")
+            .and_then(|f| f.strip_suffix(".pdf"))
+        {
+            return match st.by_hex.get(hex) {
+                Some(&i) => Resource::Pdf(Box::new(st.reports[i].clone())),
+                None => Resource::NotFound,
+            };
+        }
+        if path.starts_with("/attach/img/") && path.ends_with(".png") {
+            return Resource::Image;
+        }
+        if self.spec.family == Family::Hanweb {
+            return self.resolve_hanweb(&st, path, query);
+        }
+        self.resolve_static(&st, path)
+    }
+
+    fn resolve_static(&self, st: &HostState, path: &str) -> Resource {
+        let Some(c) = st
+            .columns
+            .iter()
+            .enumerate()
+            .filter(|(_, c)| path.starts_with(&c.path))
+            .max_by_key(|(_, c)| c.path.len())
+            .map(|(i, _)| i)
+        else {
+            return Resource::NotFound;
+        };
+        let file = &path[st.columns[c].path.len()..];
+        let page = match (self.spec.family, file) {
+            (_, "") => 0,
+            (Family::Trs | Family::TrsOneBased, "index.html") => 0,
+            (Family::GovCn, "index.htm" | "home_0.htm") => 0,
+            (Family::Trs, f) => match parse_num(f, "index_", ".html") {
+                Some(k) => k,
+                None => return Resource::NotFound,
+            },
+            (Family::TrsOneBased, f) => match parse_num(f, "index_", ".html") {
+                Some(k) => k.saturating_sub(1),
+                None => return Resource::NotFound,
+            },
+            (Family::GovCn, f) => match parse_num(f, "home_", ".htm") {
+                Some(k) => k,
+                None => return Resource::NotFound,
+            },
+            (Family::Hanweb, _) => return Resource::NotFound,
+        };
+        let listed = self.listed(st, c);
+        let per = self.spec.per_page.max(1);
+        let pages = listed.len().div_ceil(per).max(1);
+        let page = if self.spec.faults.sticky_pager {
+            0
+        } else {
+            page
+        };
+        let items = if page < pages {
+            listed
+                .iter()
+                .skip(page * per)
+                .take(per)
+                .map(|&i| st.reports[i].clone())
+                .collect()
+        } else {
+            Vec::new()
+        };
+        Resource::Listing {
+            column: st.columns[c].clone(),
+            page: (page < pages).then_some(page),
+            pages,
+            items,
+            children: self.children(st, c),
+        }
+    }
+
+    fn children(&self, st: &HostState, c: usize) -> Vec<Column> {
+        st.columns[c]
+            .children
+            .iter()
+            .map(|&k| st.columns[k].clone())
+            .collect()
+    }
+
+    fn resolve_hanweb(
+        &self,
+        st: &HostState,
+        path: &str,
+        query: &HashMap<String, String>,
+    ) -> Resource {
+        let per = self.spec.per_page.max(1);
+        if path == "/module/web/jpage/dataproxy.jsp" {
+            let Some(c) = query
+                .get("columnid")
+                .and_then(|id| st.columns.iter().position(|c| c.col_id.to_string() == *id))
+            else {
+                return Resource::DataProxy {
+                    items: Vec::new(),
+                    total: 0,
+                    per_page: per,
+                    past_end: false,
+                };
+            };
+            let listed = self.listed(st, c);
+            let group = 3 * per;
+            let num = |k: &str| query.get(k).and_then(|v| v.trim().parse::<usize>().ok());
+            let (start, end) = match (num("startrecord"), num("endrecord"), num("page")) {
+                (Some(s), e, _) => (s.max(1), e.unwrap_or(s + group - 1)),
+                (None, _, Some(p)) => (p * group + 1, (p + 1) * group),
+                _ => (1, group),
+            };
+            let (start, end) = if self.spec.faults.sticky_pager {
+                (1, group)
+            } else {
+                (start, end)
+            };
+            let items: Vec<ReportMeta> = listed
+                .iter()
+                .skip(start - 1)
+                .take((end + 1).saturating_sub(start))
+                .map(|&i| st.reports[i].clone())
+                .collect();
+            return Resource::DataProxy {
+                past_end: start > listed.len(),
+                items,
+                total: listed.len(),
+                per_page: per,
+            };
+        }
+        let Some(c) = st
+            .columns
+            .iter()
+            .position(|c| path == c.path || path == format!("{}index.html", c.path))
+        else {
+            return Resource::NotFound;
+        };
+        let listed = self.listed(st, c);
+        Resource::Hanweb {
+            column: st.columns[c].clone(),
+            items: listed
+                .iter()
+                .take(3 * per)
+                .map(|&i| st.reports[i].clone())
+                .collect(),
+            children: self.children(st, c),
+            total: listed.len(),
+        }
+    }
+}
+
+fn root_column(spec: &HostSpec) -> Column {
+    let (path, col_id) = match spec.family {
+        Family::Trs | Family::TrsOneBased => ("/zwgk/zfxxgk/zfxxgknb/".to_string(), 0),
+        Family::Hanweb => ("/col/col78012/".to_string(), 78012),
+        Family::GovCn => ("/zhengce/zfxxgk/ndbg/".to_string(), 0),
+    };
+    Column {
+        path,
+        title: "政府信息公开年报".to_string(),
+        col_id,
+        children: Vec::new(),
+        key: ColumnKey::Root,
+    }
+}
+
+fn parse_num(file: &str, prefix: &str, suffix: &str) -> Option<usize> {
+    file.strip_prefix(prefix)?
+        .strip_suffix(suffix)?
+        .parse::<usize>()
+        .ok()
+}
+
+/// Relative link from a directory (ending in `/`) to an absolute path, the way CMS templates
+/// write them: `./sub/file` below, `../x/file` elsewhere.
+pub(crate) fn rel_link(from_dir: &str, target: &str) -> String {
+    let from: Vec<&str> = from_dir.split('/').filter(|s| !s.is_empty()).collect();
+    let to: Vec<&str> = target.trim_start_matches('/').split('/').collect();
+    let to_dirs = &to[..to.len().saturating_sub(1)];
+    let common = from
+        .iter()
+        .zip(to_dirs)
+        .take_while(|(a, b)| a == b)
+        .count();
+    let ups = from.len() - common;
+    let mut s = if ups == 0 {
+        "./".to_string()
+    } else {
+        "../".repeat(ups)
+    };
+    s.push_str(&to[common..].join("/"));
+    s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn relative_links() {
+        assert_eq!(
+            rel_link("/zwgk/zfxxgk/zfxxgknb/", "/zwgk/zfxxgk/zfxxgknb/202401/t1.html"),
+            "./202401/t1.html"
+        );
+        assert_eq!(
+            rel_link("/zhengce/zfxxgk/ndbg/", "/zhengce/zfxxgk/202401/content_1.htm"),
+            "../202401/content_1.htm"
+        );
+        assert_eq!(
+            rel_link("/zhengce/zfxxgk/ndbg/2023n/", "/zhengce/zfxxgk/202401/c.htm"),
+            "../../202401/c.htm"
+        );
+    }
+
+    #[test]
+    fn agency_names_are_unique() {
+        let mut names: Vec<String> = (0..400).map(|j| agency_name("某市", j)).collect();
+        names.sort();
+        names.dedup();
+        assert_eq!(names.len(), 400);
+    }
+}
