@@ -17,6 +17,8 @@ use crate::model::ParsedReport;
 pub enum StateError {
     #[error("archive database: {0}")]
     Sql(#[from] rusqlite::Error),
+    #[error("cannot compress a body: {0}")]
+    Compress(std::io::Error),
     #[error("cannot encode a report: {0}")]
     Json(#[from] serde_json::Error),
 }
@@ -72,7 +74,8 @@ CREATE TABLE IF NOT EXISTS crawl_documents(
   last_modified TEXT,
   sha256 TEXT NOT NULL,
   size INTEGER NOT NULL,
-  body BLOB NOT NULL,
+  -- zstd-compressed bytes as received
+  body_zstd BLOB NOT NULL,
   run_id INTEGER NOT NULL,
   fetched_at TEXT NOT NULL
 );
@@ -406,6 +409,21 @@ impl CrawlDb {
         )?)
     }
 
+    /// The archived bytes of a document.
+    pub fn document_body(&self, doc_id: i64) -> Result<Option<Vec<u8>>, StateError> {
+        let packed: Option<Vec<u8>> = self
+            .conn
+            .query_row(
+                "SELECT body_zstd FROM crawl_documents WHERE id = ?1",
+                [doc_id],
+                |r| r.get(0),
+            )
+            .optional()?;
+        packed
+            .map(|p| zstd::decode_all(p.as_slice()).map_err(StateError::Compress))
+            .transpose()
+    }
+
     /// The underlying connection, for read-only queries by callers and tests.
     pub fn connection(&self) -> &Connection {
         &self.conn
@@ -455,9 +473,10 @@ impl Batch<'_> {
     /// Archives a response; returns its document id and body hash.
     pub fn put_document(&self, doc: &Document, run_id: i64) -> Result<(i64, String), StateError> {
         let sha = sha256_hex(doc.body);
+        let packed = zstd::bulk::compress(doc.body, 3).map_err(StateError::Compress)?;
         let mut st = self.tx.prepare_cached(
             "INSERT INTO crawl_documents(url, final_url, method, http_status, content_type, etag,
-                 last_modified, sha256, size, body, run_id, fetched_at)
+                 last_modified, sha256, size, body_zstd, run_id, fetched_at)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
         )?;
         st.execute(params![
@@ -470,7 +489,7 @@ impl Batch<'_> {
             doc.last_modified,
             sha,
             doc.body.len() as i64,
-            doc.body,
+            packed,
             run_id,
             now(),
         ])?;
