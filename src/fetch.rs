@@ -131,6 +131,8 @@ pub struct Response {
     pub content_type: Option<String>,
     pub etag: Option<String>,
     pub last_modified: Option<String>,
+    /// `Location` of a redirect.
+    pub location: Option<String>,
     pub body: Vec<u8>,
 }
 
@@ -252,6 +254,10 @@ enum Robots {
 struct HostState {
     policy: HostPolicy,
     limiter: Mutex<Arc<DefaultDirectRateLimiter>>,
+    /// Requests per second now in force (the policy's, or slower after robots.txt or a 429).
+    rate: Mutex<f64>,
+    /// No request before this instant (a `Retry-After` pauses the whole host).
+    paused_until: Mutex<Option<tokio::time::Instant>>,
     robots: OnceCell<Robots>,
 }
 
@@ -260,8 +266,43 @@ impl HostState {
         HostState {
             policy,
             limiter: Mutex::new(limiter(policy.rate, policy.burst)),
+            rate: Mutex::new(policy.rate),
+            paused_until: Mutex::new(None),
             robots: OnceCell::new(),
         }
+    }
+
+    /// Lowers the host's rate to `rate` when that is slower than the current one.
+    fn slow_down_to(&self, rate: f64) {
+        let Ok(mut current) = self.rate.lock() else {
+            return;
+        };
+        if rate >= *current {
+            return;
+        }
+        *current = rate;
+        if let Ok(mut l) = self.limiter.lock() {
+            *l = limiter(rate, 1);
+        }
+    }
+
+    /// Holds every request to the host for `d`.
+    fn pause(&self, d: Duration) {
+        let until = tokio::time::Instant::now() + d;
+        if let Ok(mut p) = self.paused_until.lock() {
+            *p = Some(p.map_or(until, |old| old.max(until)));
+        }
+    }
+
+    async fn wait_turn(&self) {
+        loop {
+            let until = self.paused_until.lock().ok().and_then(|p| *p);
+            match until {
+                Some(t) if t > tokio::time::Instant::now() => tokio::time::sleep_until(t).await,
+                _ => break,
+            }
+        }
+        self.limiter().until_ready().await;
     }
 
     fn limiter(&self) -> Arc<DefaultDirectRateLimiter> {
@@ -303,7 +344,9 @@ impl Fetcher {
                 .gzip(true)
                 .brotli(true)
                 .deflate(true)
-                .redirect(reqwest::redirect::Policy::limited(cfg.max_redirects))
+                // Redirects are followed by `fetch`, so that every hop waits for its host's
+                // rate limit and robots.txt.
+                .redirect(reqwest::redirect::Policy::none())
                 .connect_timeout(cfg.connect_timeout)
                 .timeout(cfg.timeout)
                 .pool_max_idle_per_host(4)
@@ -348,17 +391,50 @@ impl Fetcher {
     pub fn host_delay(&self, url: &Url) -> Option<Duration> {
         let hosts = self.hosts.lock().ok()?;
         let h = hosts.get(&host_key(url))?;
-        let mut period = Duration::from_secs_f64(1.0 / h.policy.rate.max(1e-6));
-        if let Some(Robots::Rules(r)) = h.robots.get()
-            && let Some(d) = r.delay
-        {
-            period = period.max(Duration::from_secs_f64(f64::from(d.max(0.0))));
-        }
-        Some(period)
+        let rate = *h.rate.lock().ok()?;
+        Some(Duration::from_secs_f64(1.0 / rate.max(1e-6)))
     }
 
-    /// Fetches `req`: robots.txt check, rate limit, retries, challenge detection.
+    /// Fetches `req`: robots.txt check, rate limit, retries, challenge detection, and redirects
+    /// (each hop is a request of its own to its own host's limiter).
     pub async fn fetch(&self, req: &Request) -> Fetched {
+        let mut current = req.clone();
+        let mut attempts = 0;
+        for _hop in 0..=self.cfg.max_redirects {
+            let (outcome, n) = self.fetch_one(&current).await;
+            attempts += n;
+            let next = match &outcome {
+                Outcome::Status(r) if (300..400).contains(&r.status) && r.status != 304 => {
+                    r.location.as_deref().and_then(|l| r.final_url.join(l).ok())
+                }
+                _ => None,
+            };
+            let Some(next) = next else {
+                return Fetched { outcome, attempts };
+            };
+            let keep_method =
+                matches!(&outcome, Outcome::Status(r) if r.status == 307 || r.status == 308);
+            let referer = Some(current.url.clone());
+            current = if keep_method {
+                Request {
+                    url: next,
+                    referer,
+                    ..current
+                }
+            } else {
+                Request {
+                    referer,
+                    ..Request::get(next)
+                }
+            };
+        }
+        Fetched {
+            outcome: Outcome::Failed(format!("more than {} redirects", self.cfg.max_redirects)),
+            attempts,
+        }
+    }
+
+    async fn fetch_one(&self, req: &Request) -> (Outcome, u32) {
         let host = self.host(&host_key(&req.url));
         let mut attempts = 0;
         if self.cfg.robots == RobotsPolicy::Obey {
@@ -369,17 +445,11 @@ impl Fetcher {
             if let Robots::Rules(r) = robots
                 && !r.allowed(req.url.as_str())
             {
-                return Fetched {
-                    outcome: Outcome::Disallowed,
-                    attempts,
-                };
+                return (Outcome::Disallowed, attempts);
             }
         }
         let (outcome, n) = self.fetch_with_retries(req, &host).await;
-        Fetched {
-            outcome,
-            attempts: attempts + n,
-        }
+        (outcome, attempts + n)
     }
 
     async fn load_robots(&self, url: &Url, host: &HostState, attempts: &mut u32) -> Robots {
@@ -403,13 +473,7 @@ impl Fetcher {
         match texting_robots::Robot::new(ROBOTS_AGENT, &body) {
             Ok(robot) => {
                 if let Some(delay) = robot.delay.filter(|d| d.is_finite() && *d > 0.0) {
-                    let configured = 1.0 / host.policy.rate.max(1e-6);
-                    if f64::from(delay) > configured {
-                        let slower = limiter(1.0 / f64::from(delay), 1);
-                        if let Ok(mut l) = host.limiter.lock() {
-                            *l = slower;
-                        }
-                    }
+                    host.slow_down_to(1.0 / f64::from(delay));
                 }
                 Robots::Rules(Box::new(robot))
             }
@@ -423,7 +487,7 @@ impl Fetcher {
     async fn fetch_with_retries(&self, req: &Request, host: &HostState) -> (Outcome, u32) {
         let mut attempts = 0;
         loop {
-            host.limiter().until_ready().await;
+            host.wait_turn().await;
             let result = {
                 let Ok(_permit) = self.global.acquire().await else {
                     return (Outcome::Failed("fetcher closed".into()), attempts);
@@ -444,11 +508,19 @@ impl Fetcher {
                         _ if !retryable || last => return (Outcome::Status(resp), attempts),
                         _ => {}
                     }
+                    if resp.status == 429 {
+                        // Too fast for this server: halve the host's rate for the rest of the run.
+                        let rate = host.rate.lock().map_or(host.policy.rate, |r| *r);
+                        host.slow_down_to(rate / 2.0);
+                    }
                     match retry_after {
                         Some(d) if d > self.cfg.backoff_max => {
                             return (Outcome::Status(resp), attempts);
                         }
-                        Some(d) => d,
+                        Some(d) => {
+                            host.pause(d);
+                            d
+                        }
                         None => backoff_delay(
                             self.cfg.backoff_base,
                             attempts - 1,
@@ -532,6 +604,7 @@ impl Fetcher {
                 content_type: header_str(&headers, header::CONTENT_TYPE),
                 etag: header_str(&headers, header::ETAG),
                 last_modified: header_str(&headers, header::LAST_MODIFIED),
+                location: header_str(&headers, header::LOCATION),
                 body,
             },
             retry_after,
@@ -602,7 +675,7 @@ mod tests {
         let base = Duration::from_millis(100);
         let max = Duration::from_secs(1);
         for attempt in 0..10 {
-            let d = backoff_delay(base, attempt, max, &mut rng);
+            let d = backoff_delay(base, attempt, max, &mut rand::rng());
             let full = base.saturating_mul(1 << attempt).min(max);
             assert!(d <= full, "{attempt}: {d:?}");
             assert!(

@@ -66,7 +66,10 @@ pub struct Figures {
 
 pub fn run(args: Args, ctx: &Context) -> anyhow::Result<ExitCode> {
     anyhow::ensure!(args.hosts > 0, "--hosts must be at least 1");
-    anyhow::ensure!(args.rate > 0.0 && args.rate.is_finite(), "--rate must be positive");
+    anyhow::ensure!(
+        args.rate > 0.0 && args.rate.is_finite(),
+        "--rate must be positive"
+    );
     let scratch = std::env::temp_dir().join(format!("gknb-bench-{}", std::process::id()));
     std::fs::create_dir_all(&scratch).context("cannot create a scratch directory")?;
     let db = args

@@ -16,7 +16,7 @@
 
 pub mod state;
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::fs::File;
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
@@ -185,6 +185,8 @@ impl Scope {
 #[derive(Default)]
 struct HostSched {
     buf: VecDeque<Item>,
+    /// Ids in `buf` or in flight: pending in the database, but not to be handed out again.
+    queued: HashSet<i64>,
     cursor: i64,
     in_flight: usize,
     exhausted: bool,
@@ -354,14 +356,11 @@ impl Scheduler {
         let limit = self.opts.per_host_parallel.max(1);
         let names: Vec<String> = self.hosts.keys().cloned().collect();
         for name in names {
-            loop {
-                let Some(h) = self.hosts.get_mut(&name) else {
-                    break;
-                };
+            while let Some(h) = self.hosts.get_mut(&name) {
                 if h.dead || h.in_flight >= limit {
                     break;
                 }
-                if h.buf.is_empty() && !h.exhausted {
+                while h.buf.is_empty() && !h.exhausted {
                     let rows = self.store.pending(&name, h.cursor, REFILL)?;
                     if rows.len() < REFILL {
                         h.exhausted = true;
@@ -369,7 +368,11 @@ impl Scheduler {
                     if let Some(last) = rows.last() {
                         h.cursor = last.id;
                     }
-                    h.buf.extend(rows);
+                    for row in rows {
+                        if h.queued.insert(row.id) {
+                            h.buf.push_back(row);
+                        }
+                    }
                 }
                 let Some(item) = h.buf.pop_front() else {
                     break;
@@ -390,7 +393,7 @@ impl Scheduler {
     fn process(&mut self, results: Vec<TaskResult>) -> Result<(), CrawlError> {
         // The store is moved out for the batch so that the bookkeeping below can borrow `self`.
         let mut store = std::mem::replace(&mut self.store, CrawlDb::placeholder()?);
-        let mut touched: Vec<String> = Vec::new();
+        let mut touched: Vec<(String, i64)> = Vec::new();
         let outcome = (|| {
             let batch = store.batch()?;
             for r in results {
@@ -405,9 +408,11 @@ impl Scheduler {
         })();
         self.store = store;
         outcome?;
-        for host in touched {
+        for (host, id) in touched {
             let h = self.hosts.entry(host).or_default();
             h.exhausted = false;
+            // A row queued again (a 404 page proposed anew) may lie behind the cursor.
+            h.cursor = h.cursor.min(id - 1);
         }
         Ok(())
     }
@@ -416,7 +421,7 @@ impl Scheduler {
         &mut self,
         batch: &state::Batch,
         r: TaskResult,
-        touched: &mut Vec<String>,
+        touched: &mut Vec<(String, i64)>,
     ) -> Result<(), CrawlError> {
         let run = self.run_id;
         let item = &r.item;
@@ -563,7 +568,9 @@ impl Scheduler {
     fn kill_host(&mut self, host: &str) {
         let h = self.hosts.entry(host.to_string()).or_default();
         h.dead = true;
-        h.buf.clear();
+        for item in h.buf.drain(..) {
+            h.queued.remove(&item.id);
+        }
     }
 
     fn scope_of(&self, item: &Item) -> Scope {
@@ -601,14 +608,13 @@ impl Scheduler {
         &self,
         batch: &state::Batch,
         item: NewItem,
-        touched: &mut Vec<String>,
+        touched: &mut Vec<(String, i64)>,
     ) -> Result<bool, CrawlError> {
-        let host = item.host.clone();
-        let new = batch.add(&item, self.run_id)?;
-        if new {
-            touched.push(host);
+        let id = batch.add(&item, self.run_id)?;
+        if let Some(id) = id {
+            touched.push((item.host, id));
         }
-        Ok(new)
+        Ok(id.is_some())
     }
 
     fn enqueue_discovery(
@@ -616,7 +622,7 @@ impl Scheduler {
         batch: &state::Batch,
         item: &Item,
         d: &Discovery,
-        touched: &mut Vec<String>,
+        touched: &mut Vec<(String, i64)>,
     ) -> Result<(), CrawlError> {
         let scope = self.scope_of(item);
         let in_host = |u: &Url| u.host_str() == Some(scope.host.as_str());
@@ -680,7 +686,7 @@ impl Scheduler {
         batch: &state::Batch,
         item: &Item,
         links: &discover::ReportLinks,
-        touched: &mut Vec<String>,
+        touched: &mut Vec<(String, i64)>,
     ) -> Result<(), CrawlError> {
         let scope = self.scope_of(item);
         for l in &links.attachments {

@@ -286,7 +286,9 @@ impl CrawlDb {
         tx.execute("INSERT INTO crawl_runs(started_at) VALUES (?1)", [now()])?;
         let run_id = tx.last_insert_rowid();
         tx.execute(
-            "UPDATE crawl_frontier SET state = 'pending' WHERE kind = 'listing' OR state = 'failed'",
+            "UPDATE crawl_frontier SET state = 'pending'
+             WHERE (kind = 'listing' AND state = 'done' AND COALESCE(http_status, 200) < 400)
+                OR state = 'failed'",
             [],
         )?;
         tx.execute("DELETE FROM crawl_hosts", [])?;
@@ -436,30 +438,42 @@ pub struct Batch<'a> {
 }
 
 impl Batch<'_> {
-    /// Inserts a frontier row unless its key is known. Returns whether it was new.
-    pub fn add(&self, item: &NewItem, run_id: i64) -> Result<bool, StateError> {
+    /// Inserts a frontier row unless its key is known. Returns the row id when it was queued.
+    ///
+    /// A listing that answered 404 in an earlier run (the guessed page after a column's end)
+    /// is queued again when a page proposes it anew: the column may have grown.
+    pub fn add(&self, item: &NewItem, run_id: i64) -> Result<Option<i64>, StateError> {
         let mut st = self.tx.prepare_cached(
-            "INSERT OR IGNORE INTO crawl_frontier(key, url, method, body, referer, host, kind,
+            "INSERT INTO crawl_frontier(key, url, method, body, referer, host, kind,
                  seed, family, depth, page_no, title, date, state, first_run)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, 'pending', ?14)",
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, 'pending', ?14)
+             ON CONFLICT(key) DO UPDATE SET state = 'pending'
+             WHERE kind = 'listing' AND state = 'done' AND http_status = 404
+                   AND last_run < excluded.first_run
+             RETURNING id",
         )?;
-        let n = st.execute(params![
-            item.key(),
-            item.url,
-            item.method,
-            item.body,
-            item.referer,
-            item.host,
-            item.kind.as_str(),
-            item.seed,
-            item.family,
-            item.depth,
-            item.page_no,
-            item.title,
-            item.date,
-            run_id,
-        ])?;
-        Ok(n > 0)
+        let id = st
+            .query_row(
+                params![
+                    item.key(),
+                    item.url,
+                    item.method,
+                    item.body,
+                    item.referer,
+                    item.host,
+                    item.kind.as_str(),
+                    item.seed,
+                    item.family,
+                    item.depth,
+                    item.page_no,
+                    item.title,
+                    item.date,
+                    run_id,
+                ],
+                |r| r.get(0),
+            )
+            .optional()?;
+        Ok(id)
     }
 
     /// Whether a key is already in the frontier.

@@ -280,9 +280,9 @@ impl HostSpec {
             page_bytes: 0,
             first_year: 2019,
             last_year: 2024,
-            seed: name.bytes().fold(17u64, |h, b| {
-                h.wrapping_mul(31).wrapping_add(u64::from(b))
-            }),
+            seed: name
+                .bytes()
+                .fold(17u64, |h, b| h.wrapping_mul(31).wrapping_add(u64::from(b))),
             faults: Faults::default(),
         }
     }
@@ -298,7 +298,12 @@ impl SimConfig {
     /// `n_hosts` well-behaved hosts (families and layouts rotating) with `reports_per_host`
     /// reports each, on 127.0.0.2, 127.0.0.3, … (127.0.1.x beyond 254), ports chosen by the OS.
     pub fn bench(n_hosts: usize, reports_per_host: usize) -> SimConfig {
-        let families = [Family::Trs, Family::Hanweb, Family::GovCn, Family::TrsOneBased];
+        let families = [
+            Family::Trs,
+            Family::Hanweb,
+            Family::GovCn,
+            Family::TrsOneBased,
+        ];
         let layouts = [Layout::Flat, Layout::YearColumns, Layout::DeptColumns];
         let hosts = (0..n_hosts)
             .map(|i| {
@@ -388,7 +393,10 @@ impl SimHandle {
 
     /// Every report the host publishes now, newest first.
     pub fn truth(&self, host: &str) -> Vec<TruthReport> {
-        self.shared.host(host).map(|h| h.truth()).unwrap_or_default()
+        self.shared
+            .host(host)
+            .map(|h| h.truth())
+            .unwrap_or_default()
     }
 
     /// Publishes a new report for `year` (a new agency, dated after existing reports of that
@@ -399,7 +407,11 @@ impl SimHandle {
 
     /// A copy of the request log.
     pub fn requests(&self) -> Vec<RequestRecord> {
-        self.shared.log.lock().map(|l| l.clone()).unwrap_or_default()
+        self.shared
+            .log
+            .lock()
+            .map(|l| l.clone())
+            .unwrap_or_default()
     }
 
     /// Requests to one host.
@@ -446,14 +458,13 @@ pub async fn start(config: SimConfig) -> Result<SimHandle, SimError> {
     let mut listeners = Vec::new();
     let mut hosts = Vec::new();
     for spec in config.hosts {
-        let listener =
-            tokio::net::TcpListener::bind(spec.addr)
-                .await
-                .map_err(|source| SimError::Bind {
-                    name: spec.name.clone(),
-                    addr: spec.addr,
-                    source,
-                })?;
+        let listener = tokio::net::TcpListener::bind(spec.addr)
+            .await
+            .map_err(|source| SimError::Bind {
+                name: spec.name.clone(),
+                addr: spec.addr,
+                source,
+            })?;
         let local = listener.local_addr().map_err(|source| SimError::Bind {
             name: spec.name.clone(),
             addr: spec.addr,

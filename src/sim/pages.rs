@@ -299,7 +299,8 @@ pub(crate) fn dataproxy(
 }
 
 /// The 54-byte body that deep Hanweb groups return under F-STUB.
-pub(crate) const HANWEB_STUB: &str = "<datastore><recordset></recordset></datastore>\r\n\r\n\r\n\r\n";
+pub(crate) const HANWEB_STUB: &str =
+    "<datastore><recordset></recordset></datastore>\r\n\r\n\r\n\r\n";
 
 /// A report's page (HTML report, attachment stub or image page).
 pub(crate) fn report_page(host: &Host, r: &ReportMeta) -> String {
@@ -375,7 +376,11 @@ pub(crate) fn rs412() -> String {
         "<!DOCTYPE html><html><head><meta http-equiv=\"Content-Type\" content=\"text/html; charset=utf-8\"><meta id=\"x9kQ2\" content=\"",
     );
     for i in 0..40 {
-        let _ = write!(s, "{:08x}", (i as u64 + 1).wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 20);
+        let _ = write!(
+            s,
+            "{:08x}",
+            (i as u64 + 1).wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 20
+        );
     }
     s.push_str("\" r=\"m\"><script type=\"text/javascript\">$_ts=window['$_ts'];if(!$_ts)$_ts={};$_ts.nsd=84021;$_ts.cd=\"qE9rrAlkDGVaWqAcDqEGrGVaWqA\";</script><script type=\"text/javascript\" charset=\"utf-8\" src=\"/abc123/def.js\" r=\"m\"></script></head><body></body></html>\n");
     s

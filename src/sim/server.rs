@@ -172,7 +172,10 @@ fn path_fault_hits(host: &Host, fault: &Option<PathFault>, key: &str, path: &str
     let Some(f) = fault else {
         return false;
     };
-    if f.path_contains.as_deref().is_some_and(|p| !path.contains(p)) {
+    if f.path_contains
+        .as_deref()
+        .is_some_and(|p| !path.contains(p))
+    {
         return false;
     }
     let Ok(mut st) = host.state.lock() else {
@@ -359,7 +362,10 @@ fn serve(host: &Host, path: &str, query: &HashMap<String, String>) -> Resp {
         } => match page {
             Some(p) => with_validators(
                 pages::content_type(host),
-                pages::encode(host, &pages::listing(host, &column, p, n, &items, &children)),
+                pages::encode(
+                    host,
+                    &pages::listing(host, &column, p, n, &items, &children),
+                ),
                 listing_modified,
             ),
             None if host.spec.faults.deep_stubs => html(host, pages::deep_stub(host)),

@@ -681,11 +681,7 @@ pub(crate) fn rel_link(from_dir: &str, target: &str) -> String {
     let from: Vec<&str> = from_dir.split('/').filter(|s| !s.is_empty()).collect();
     let to: Vec<&str> = target.trim_start_matches('/').split('/').collect();
     let to_dirs = &to[..to.len().saturating_sub(1)];
-    let common = from
-        .iter()
-        .zip(to_dirs)
-        .take_while(|(a, b)| a == b)
-        .count();
+    let common = from.iter().zip(to_dirs).take_while(|(a, b)| a == b).count();
     let ups = from.len() - common;
     let mut s = if ups == 0 {
         "./".to_string()
@@ -703,15 +699,24 @@ mod tests {
     #[test]
     fn relative_links() {
         assert_eq!(
-            rel_link("/zwgk/zfxxgk/zfxxgknb/", "/zwgk/zfxxgk/zfxxgknb/202401/t1.html"),
+            rel_link(
+                "/zwgk/zfxxgk/zfxxgknb/",
+                "/zwgk/zfxxgk/zfxxgknb/202401/t1.html"
+            ),
             "./202401/t1.html"
         );
         assert_eq!(
-            rel_link("/zhengce/zfxxgk/ndbg/", "/zhengce/zfxxgk/202401/content_1.htm"),
+            rel_link(
+                "/zhengce/zfxxgk/ndbg/",
+                "/zhengce/zfxxgk/202401/content_1.htm"
+            ),
             "../202401/content_1.htm"
         );
         assert_eq!(
-            rel_link("/zhengce/zfxxgk/ndbg/2023n/", "/zhengce/zfxxgk/202401/c.htm"),
+            rel_link(
+                "/zhengce/zfxxgk/ndbg/2023n/",
+                "/zhengce/zfxxgk/202401/c.htm"
+            ),
             "../../202401/c.htm"
         );
     }
