@@ -73,6 +73,39 @@ impl Default for HtmlStyle {
 }
 
 impl HtmlStyle {
+    /// One style per quirk, then all quirks together (and a padded page): a parser test that
+    /// loops over these covers every rendering path.
+    pub fn variants() -> Vec<HtmlStyle> {
+        let base = HtmlStyle::default();
+        vec![
+            base.clone(),
+            HtmlStyle {
+                word_spans: true,
+                ..base.clone()
+            },
+            HtmlStyle {
+                metadata_table: true,
+                ..base.clone()
+            },
+            HtmlStyle {
+                layout_tables: true,
+                ..base.clone()
+            },
+            HtmlStyle {
+                split_table_three: true,
+                ..base.clone()
+            },
+            HtmlStyle {
+                word_spans: true,
+                metadata_table: true,
+                layout_tables: true,
+                split_table_three: true,
+                pad_to_bytes: 100_000,
+                meta_charset: Some("utf-8".to_string()),
+            },
+        ]
+    }
+
     /// A style with every quirk chosen from `seed` (used by the simulator for variety).
     pub fn varied(seed: u64) -> HtmlStyle {
         let mut rng = Rng::new(seed ^ 0x53_5459_4c45);

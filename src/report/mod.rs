@@ -2,10 +2,20 @@
 //!
 //! Pure: no I/O, no clock. The same bytes and [`PARSER_VERSION`] always give the same result,
 //! which is what makes `gknb reparse` over the archive meaningful.
+//!
+//! ```text
+//! bytes ─decode─▶ text ─html / text─▶ [Table] ─tables─▶ facts ─validate─▶ checks, status
+//!                                       └──────meta───▶ title, agency, year
+//! ```
 
-use crate::model::{Format, ParsedReport, Status, YearSource};
+use crate::model::{Format, ParsedReport, Status, Warning};
 
 pub mod grid;
+pub mod html;
+pub mod meta;
+pub mod normalize;
+pub mod tables;
+pub mod text;
 
 pub use grid::{Cell, Row, Table};
 
@@ -26,42 +36,214 @@ pub struct Input<'a> {
 /// Parses one document (HTML or text).
 pub fn parse(input: &Input) -> ParsedReport {
     let decoded = crate::decode::decode(input.bytes, input.content_type);
-    ParsedReport {
-        source: input.source.to_string(),
-        title: None,
-        agency: None,
-        year: None,
-        year_source: YearSource::None,
-        published: None,
-        format: Format::Unknown,
-        status: Status::Unparsed,
-        reason: Some("parser not implemented yet".into()),
-        encoding: decoded.describe(),
-        facts: Vec::new(),
-        checks: Vec::new(),
-        warnings: Vec::new(),
-        attachments: Vec::new(),
+    let encoding = decoded.describe();
+    if looks_like_html(&decoded.text) {
+        let page = html::parse_page(&decoded.text);
+        interpret(Document {
+            tables: &page.tables,
+            text: &page.text,
+            html_title: page.title.as_deref(),
+            meta_tags: &page.meta,
+            attachments: page.attachments.clone(),
+            images: page.images,
+            source: input.source,
+            encoding,
+        })
+    } else {
+        let table = text::parse_text(&decoded.text);
+        interpret(Document {
+            tables: std::slice::from_ref(&table),
+            text: &decoded.text,
+            html_title: None,
+            meta_tags: &[],
+            attachments: Vec::new(),
+            images: 0,
+            source: input.source,
+            encoding,
+        })
     }
 }
 
 /// Interprets tables that another front end (PDF, DOCX) already built. `text` is the document's
 /// running text, used for the title, agency and year; `encoding` is recorded as given.
 pub fn parse_tables(tables: &[Table], text: &str, source: &str, encoding: &str) -> ParsedReport {
-    let _ = (tables, text);
-    ParsedReport {
-        source: source.to_string(),
-        title: None,
-        agency: None,
-        year: None,
-        year_source: YearSource::None,
-        published: None,
+    interpret(Document {
+        tables,
+        text,
+        html_title: None,
+        meta_tags: &[],
+        attachments: Vec::new(),
+        images: 0,
+        source,
+        encoding: encoding.to_string(),
+    })
+}
+
+/// True when the text is markup rather than a plain-text copy.
+fn looks_like_html(text: &str) -> bool {
+    let head: String = text
+        .chars()
+        .take(4096)
+        .collect::<String>()
+        .to_ascii_lowercase();
+    [
+        "<html",
+        "<!doctype",
+        "<table",
+        "<body",
+        "<p",
+        "<div",
+        "<meta",
+        "<head",
+        "<span",
+    ]
+    .iter()
+    .any(|tag| head.contains(tag))
+}
+
+/// Everything the interpretation needs, whatever the front end.
+struct Document<'a> {
+    tables: &'a [Table],
+    text: &'a str,
+    html_title: Option<&'a str>,
+    meta_tags: &'a [(String, String)],
+    attachments: Vec<String>,
+    images: usize,
+    source: &'a str,
+    encoding: String,
+}
+
+/// A page shorter than this (in characters of text) with no tables is a stub pointing elsewhere.
+const STUB_TEXT_CHARS: usize = 3000;
+
+fn interpret(doc: Document) -> ParsedReport {
+    let meta = meta::extract(&meta::DocView {
+        html_title: doc.html_title,
+        meta_tags: doc.meta_tags,
+        text: doc.text,
+        tables: doc.tables,
+    });
+    let mut report = ParsedReport {
+        source: doc.source.to_string(),
+        title: meta.title,
+        agency: meta.agency,
+        year: meta.year,
+        year_source: meta.year_source,
+        published: meta.published,
         format: Format::Unknown,
         status: Status::Unparsed,
-        reason: Some("parser not implemented yet".into()),
-        encoding: encoding.to_string(),
+        reason: None,
+        encoding: doc.encoding,
         facts: Vec::new(),
         checks: Vec::new(),
         warnings: Vec::new(),
-        attachments: Vec::new(),
+        attachments: doc.attachments,
+    };
+
+    if let Some(year) = report.year.filter(|y| *y < 2019) {
+        report.format = Format::Legacy;
+        report.status = Status::Legacy;
+        report.reason = Some(format!(
+            "report year {year} predates the 2019 template; archived without facts"
+        ));
+        return report;
+    }
+
+    let ext = tables::extract(doc.tables);
+    if let Some(reason) = ext.glued {
+        report.reason = Some(reason);
+        report.warnings.push(Warning {
+            rule: "unparsed".into(),
+            message: report.reason.clone().unwrap_or_default(),
+        });
+        return report;
+    }
+    if ext.facts.is_empty() {
+        classify_without_tables(&mut report, doc.text, doc.images);
+        return report;
+    }
+
+    report.format = ext
+        .format_signal()
+        .or_else(|| report.year.map(format_for_year))
+        .unwrap_or(Format::Unknown);
+    let mut facts = ext.facts;
+    facts.sort_by_key(|f| crate::metrics::ordinal(&f.metric));
+    if matches!(report.format, Format::F2019 | Format::F2021) {
+        report.checks = crate::validate::check(&facts, report.format);
+    }
+    report.warnings = ext.warnings;
+    report.warnings.extend(crate::validate::warnings(
+        &facts,
+        report.format,
+        report.year,
+    ));
+    report.facts = facts;
+
+    let missing: Vec<&str> = ["二", "三", "四"]
+        .iter()
+        .zip(ext.found)
+        .filter(|(_, found)| !found)
+        .map(|(t, _)| *t)
+        .collect();
+    report.status = if !missing.is_empty() {
+        report.reason = Some(format!("table {} not found", missing.join(", ")));
+        Status::Unparsed
+    } else if report.failed_checks().next().is_some() {
+        Status::Invalid
+    } else {
+        Status::Ok
+    };
+    if report.status == Status::Unparsed {
+        report.warnings.push(Warning {
+            rule: "unparsed".into(),
+            message: report.reason.clone().unwrap_or_default(),
+        });
+    }
+    report
+}
+
+fn format_for_year(year: i32) -> Format {
+    if year >= 2021 {
+        Format::F2021
+    } else {
+        Format::F2019
+    }
+}
+
+/// No statistical tables: an attachment stub, an image-only report, or nothing usable.
+fn classify_without_tables(report: &mut ParsedReport, text: &str, images: usize) {
+    let short = text.chars().filter(|c| !c.is_whitespace()).count() < STUB_TEXT_CHARS;
+    let image_title = report
+        .title
+        .as_deref()
+        .is_some_and(|t| t.contains("图片版"));
+    let (status, reason) = if image_title || (images > 0 && short && report.attachments.is_empty())
+    {
+        (
+            Status::ImageOnly,
+            format!("tables published as images ({images} images, no table text)"),
+        )
+    } else if !report.attachments.is_empty() {
+        (
+            Status::AttachmentOnly,
+            format!(
+                "report is in an attachment: {}",
+                report.attachments.join(", ")
+            ),
+        )
+    } else {
+        (
+            Status::Unparsed,
+            "no report tables (二, 三, 四) found".to_string(),
+        )
+    };
+    report.status = status;
+    report.reason = Some(reason.clone());
+    if status == Status::Unparsed {
+        report.warnings.push(Warning {
+            rule: "unparsed".into(),
+            message: reason,
+        });
     }
 }

@@ -19,8 +19,10 @@
 //!   (`home_0.htm` is page 1 again), pager as `<a>` links; articles `../YYYYMM/content_N.htm`
 //!   with the body in `<div id="UCAP-CONTENT">`.
 //!
-//! Attachment-only reports are short stubs linking `/module/download/downfile.jsp?…`, which
-//! 302-redirects to `/attach/0/<hex>.pdf`. Image-only reports link PNGs under `/attach/img/`.
+//! Attachment-only reports are short stubs: TRS and gov.cn stubs link `./P0YYYYMMDD….pdf` next
+//! to the article; Hanweb stubs link `/module/download/downfile.jsp?classid=0&filename=….pdf`,
+//! which 302-redirects to `/attach/0/<hex>.pdf`. Image-only reports link PNGs under
+//! `/attach/img/`.
 //! Every 200 page carries an `ETag` and `Last-Modified`; conditional GETs get 304.
 //!
 //! The [`SimHandle`] exposes the ground truth ([`SimHandle::truth`]: every report URL with its
@@ -216,6 +218,8 @@ pub struct Faults {
     /// (Hanweb: a 54-byte body).
     pub deep_stubs: bool,
     pub shell_entry: Option<Shell>,
+    /// F-UA403: 403 (robots.txt included) unless the `User-Agent` contains `Mozilla/`.
+    pub browser_ua_only: bool,
 }
 
 impl Default for Faults {
@@ -233,6 +237,7 @@ impl Default for Faults {
             url_zoo: false,
             deep_stubs: false,
             shell_entry: None,
+            browser_ua_only: false,
         }
     }
 }
@@ -324,6 +329,108 @@ impl SimConfig {
     }
 }
 
+impl SimConfig {
+    /// One well-behaved host per family plus one host per fault, on 127.0.0.`first_octet`
+    /// upwards (19 hosts), each with 12 reports. Host names say what they test:
+    ///
+    /// | name | what the crawler should do |
+    /// |---|---|
+    /// | `trs`, `trs-one`, `hanweb`, `govcn` | find every report exactly once |
+    /// | `years`, `depts` | follow sub-columns (year / 部门 / 街镇) |
+    /// | `gbk`, `conflict` | decode GBK without (or against) the header charset |
+    /// | `rate` | honour `Retry-After` (429 after 3 requests per second) |
+    /// | `flaky` | retry 503s (first two requests of each path) |
+    /// | `hang` | time out and retry (first request of each article held open) |
+    /// | `rs412`, `jsl521`, `wzws` | classify as blocked; save no garbage |
+    /// | `cookie-loop` | keep a cookie jar, cap redirects |
+    /// | `robots-deny` | fetch nothing but robots.txt |
+    /// | `sticky` | stop paging (every `index_N` repeats page 1); only the first 10 reports of the truth are reachable |
+    /// | `messy` | deep stubs, duplicates, `javascript:` links, URL zoo, JS shell: find every report once |
+    /// | `ua` | send a browser-like `User-Agent` (403 otherwise) |
+    pub fn fault_zoo(first_octet: u8) -> SimConfig {
+        let mut n = first_octet;
+        let mut host = |name: &str, family: Family| {
+            let ip = std::net::Ipv4Addr::new(127, 0, 0, n);
+            n = n.wrapping_add(1);
+            let mut h = HostSpec::new(name, SocketAddr::from((ip, 0)), family);
+            h.reports = 12;
+            h
+        };
+        let mut hosts = vec![
+            host("trs", Family::Trs),
+            host("trs-one", Family::TrsOneBased),
+            host("hanweb", Family::Hanweb),
+            host("govcn", Family::GovCn),
+        ];
+        let mut h = host("years", Family::Trs);
+        h.layout = Layout::YearColumns;
+        hosts.push(h);
+        let mut h = host("depts", Family::Hanweb);
+        h.layout = Layout::DeptColumns;
+        hosts.push(h);
+        let mut h = host("gbk", Family::Trs);
+        h.charset = Charset::GbkNoHeader;
+        hosts.push(h);
+        let mut h = host("conflict", Family::GovCn);
+        h.charset = Charset::Conflict;
+        hosts.push(h);
+        let mut h = host("rate", Family::Trs);
+        h.faults.rate_limit = Some(RateLimit {
+            max_requests: 3,
+            per: Duration::from_secs(1),
+            retry_after: RetryAfter::Seconds(1),
+        });
+        hosts.push(h);
+        let mut h = host("flaky", Family::Trs);
+        h.faults.unavailable = Some(PathFault {
+            first_n: 2,
+            path_contains: None,
+        });
+        hosts.push(h);
+        let mut h = host("hang", Family::Trs);
+        h.faults.hang = Some(PathFault {
+            first_n: 1,
+            path_contains: Some("/t20".to_string()),
+        });
+        hosts.push(h);
+        for (name, ch) in [
+            ("rs412", Challenge::Rs412),
+            ("jsl521", Challenge::Jsl521),
+            ("wzws", Challenge::Wzws),
+            ("cookie-loop", Challenge::CookieLoop),
+        ] {
+            let mut h = host(name, Family::Trs);
+            h.faults.challenge = Some(ch);
+            hosts.push(h);
+        }
+        let mut h = host("robots-deny", Family::Trs);
+        h.faults.robots = Robots::DisallowAll;
+        hosts.push(h);
+        let mut h = host("sticky", Family::Trs);
+        h.reports = 30;
+        h.per_page = 10;
+        h.faults.sticky_pager = true;
+        hosts.push(h);
+        let mut h = host("messy", Family::Trs);
+        h.reports = 30;
+        h.per_page = 10;
+        h.layout = Layout::DeptColumns;
+        h.faults = Faults {
+            deep_stubs: true,
+            duplicate_listings: true,
+            js_links: true,
+            url_zoo: true,
+            shell_entry: Some(Shell::LocationReplace),
+            ..Faults::default()
+        };
+        hosts.push(h);
+        let mut h = host("ua", Family::GovCn);
+        h.faults.browser_ua_only = true;
+        hosts.push(h);
+        SimConfig { hosts }
+    }
+}
+
 /// One request as the simulator saw it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RequestRecord {
@@ -349,7 +456,8 @@ pub struct TruthReport {
     pub title: String,
     /// Publication date `YYYY-MM-DD`.
     pub published: String,
-    /// For attachment-only reports: the link in the stub (a 302) and the final PDF URL.
+    /// For attachment-only reports: the link in the stub (absolute; a 302 on Hanweb hosts) and
+    /// the final PDF URL (the same URL on TRS and gov.cn hosts).
     pub attachment_link: Option<String>,
     pub attachment_url: Option<String>,
     /// Absolute URLs of the column pages (first pages) that list this report.
@@ -399,6 +507,15 @@ impl SimHandle {
             .unwrap_or_default()
     }
 
+    /// Just the canonical report URLs of a host, newest first: cheap (no report synthesis),
+    /// for checks over the whole bench world.
+    pub fn report_urls(&self, host: &str) -> Vec<String> {
+        self.shared
+            .host(host)
+            .map(|h| h.report_urls())
+            .unwrap_or_default()
+    }
+
     /// Publishes a new report for `year` (a new agency, dated after existing reports of that
     /// publication year) and returns it; `None` for an unknown host.
     pub fn add_report(&self, host: &str, year: i32) -> Option<TruthReport> {
@@ -420,6 +537,18 @@ impl SimHandle {
             .into_iter()
             .filter(|r| r.host == host)
             .collect()
+    }
+
+    /// Paths of one host that were answered 200 more than once, with their count: a crawler
+    /// that dedups and uses conditional requests should leave this empty.
+    pub fn repeated_fetches(&self, host: &str) -> Vec<(String, usize)> {
+        let mut counts: std::collections::BTreeMap<String, usize> = Default::default();
+        for r in self.requests_to(host) {
+            if r.status == 200 {
+                *counts.entry(r.path).or_default() += 1;
+            }
+        }
+        counts.into_iter().filter(|(_, n)| *n > 1).collect()
     }
 
     /// Empties the request log (e.g. between a first and an incremental crawl).

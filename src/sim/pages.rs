@@ -63,7 +63,7 @@ fn href(host: &Host, from_dir: &str, r: &ReportMeta) -> String {
             },
         };
     }
-    if host.spec.faults.js_links && r.id % 3 == 0 {
+    if host.spec.faults.js_links && r.id.is_multiple_of(3) {
         h = format!("javascript:window.open('{}')", h.trim());
     }
     h
@@ -101,15 +101,19 @@ fn subnav(out: &mut String, host: &Host, from: &Column, children: &[Column]) {
     }
     out.push_str("<div class=\"sub-nav\"><ul>\n");
     for c in children {
-        let link = match host.spec.family {
+        let mut link = match host.spec.family {
             Family::Hanweb => format!("{}index.html", c.path),
             Family::GovCn => format!("{}index.htm", rel_dir(&from.path, &c.path)),
             _ => rel_dir(&from.path, &c.path),
         };
+        if host.spec.faults.url_zoo {
+            // Static servers ignore the query; the crawler must still resolve it correctly.
+            link.push_str("?uid=428451&amp;pageNum=1");
+        }
         let _ = writeln!(
             out,
             "<li><a href=\"{}\">{}</a></li>",
-            escape(&link),
+            escape_href(&link),
             escape(&c.title)
         );
     }
@@ -307,7 +311,7 @@ pub(crate) fn report_page(host: &Host, r: &ReportMeta) -> String {
     let title = r.title();
     let page = match r.kind {
         ReportKind::AttachmentOnly => {
-            synth::render_attachment_stub(&title, r.year, &r.agency, &r.attachment_link())
+            synth::render_attachment_stub(&title, r.year, &r.agency, &r.attachment_href())
         }
         ReportKind::ImageOnly => {
             let imgs: Vec<String> = (1..=3)

@@ -218,6 +218,20 @@ fn pre_checks(host: &Host, req: &Request<Incoming>, path: &str) -> Pre {
         }
         st.window.push_back(now);
     }
+    if faults.browser_ua_only {
+        let ua = req
+            .headers()
+            .get(header::USER_AGENT)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("");
+        if !ua.contains("Mozilla/") {
+            return Pre::Respond(response(
+                StatusCode::FORBIDDEN,
+                "text/html",
+                "<html><body><h1>403 Forbidden</h1></body></html>",
+            ));
+        }
+    }
     if path == "/robots.txt" {
         return Pre::Respond(match pages::robots(faults.robots) {
             Some(body) => response(StatusCode::OK, "text/plain", body),

@@ -85,6 +85,8 @@ pub(crate) struct ReportMeta {
     pub column: usize,
     pub path: String,
     pub hex: String,
+    /// Where the PDF is served.
+    pub pdf_path: String,
 }
 
 impl ReportMeta {
@@ -113,15 +115,29 @@ impl ReportMeta {
         format!("{}-{:02}-{:02}", self.date.0, self.date.1, self.date.2)
     }
 
+    /// Path (and query) of the attachment link in the stub: Hanweb's `downfile.jsp` (a 302),
+    /// the PDF itself elsewhere.
     pub fn attachment_link(&self) -> String {
-        format!(
-            "/module/download/downfile.jsp?classid=0&filename={}.pdf",
-            self.hex
-        )
+        if self.pdf_path.starts_with("/attach/0/") {
+            format!(
+                "/module/download/downfile.jsp?classid=0&filename={}.pdf",
+                self.hex
+            )
+        } else {
+            self.pdf_path.clone()
+        }
     }
 
-    pub fn attachment_path(&self) -> String {
-        format!("/attach/0/{}.pdf", self.hex)
+    /// The href as the stub writes it: TRS and gov.cn stubs link `./P0….pdf` next to the
+    /// article.
+    pub fn attachment_href(&self) -> String {
+        let link = self.attachment_link();
+        match (link.rsplit_once('/'), self.path.rsplit_once('/')) {
+            (Some((dir, file)), Some((article_dir, _))) if dir == article_dir => {
+                format!("./{file}")
+            }
+            _ => link,
+        }
     }
 }
 
@@ -131,8 +147,10 @@ pub(crate) struct HostState {
     pub reports: Vec<ReportMeta>,
     /// Article path → report index.
     pub by_path: HashMap<String, usize>,
-    /// Attachment hex → report index.
+    /// Attachment hex → report index (Hanweb `downfile.jsp`).
     pub by_hex: HashMap<String, usize>,
+    /// PDF path → report index.
+    pub pdfs: HashMap<String, usize>,
     pub listing_modified: SystemTime,
     pub added: usize,
     pub path_hits: HashMap<String, u32>,
@@ -225,6 +243,7 @@ impl Host {
             reports: Vec::new(),
             by_path: HashMap::new(),
             by_hex: HashMap::new(),
+            pdfs: HashMap::new(),
             listing_modified: SystemTime::UNIX_EPOCH + Duration::from_secs(1_743_465_600),
             added: 0,
             path_hits: HashMap::new(),
@@ -294,6 +313,13 @@ impl Host {
             Family::GovCn => format!("/zhengce/zfxxgk/{y}{m:02}/content_{id}.htm"),
         };
         let hex = format!("{:016x}{:016x}", seed, mix(seed, 7));
+        let pdf_path = match path.rsplit_once('/') {
+            Some((dir, _)) if self.spec.family != Family::Hanweb => format!(
+                "{dir}/P0{y}{m:02}{d:02}{:012}.pdf",
+                mix(seed, 11) % 1_000_000_000_000
+            ),
+            _ => format!("/attach/0/{hex}.pdf"),
+        };
         let meta = ReportMeta {
             id,
             seed,
@@ -304,10 +330,12 @@ impl Host {
             column,
             path: path.clone(),
             hex: hex.clone(),
+            pdf_path: pdf_path.clone(),
         };
         let idx = st.reports.len();
         st.by_path.insert(path, idx);
         st.by_hex.insert(hex, idx);
+        st.pdfs.insert(pdf_path, idx);
         st.reports.push(meta);
     }
 
@@ -424,6 +452,18 @@ impl Host {
             .collect()
     }
 
+    pub fn report_urls(&self) -> Vec<String> {
+        let Ok(st) = self.state.lock() else {
+            return Vec::new();
+        };
+        let mut order: Vec<&ReportMeta> = st.reports.iter().collect();
+        order.sort_by(|a, b| b.date.cmp(&a.date).then(b.id.cmp(&a.id)));
+        order
+            .into_iter()
+            .map(|r| format!("{}{}", self.base, r.path))
+            .collect()
+    }
+
     fn truth_of(&self, r: &ReportMeta, listed_in: Vec<String>) -> TruthReport {
         let attachment = r.kind == ReportKind::AttachmentOnly;
         TruthReport {
@@ -433,7 +473,7 @@ impl Host {
             title: r.title(),
             published: r.published(),
             attachment_link: attachment.then(|| format!("{}{}", self.base, r.attachment_link())),
-            attachment_url: attachment.then(|| format!("{}{}", self.base, r.attachment_path())),
+            attachment_url: attachment.then(|| format!("{}{}", self.base, r.pdf_path)),
             listed_in,
             gbk: self.spec.charset.is_gbk(),
         }
@@ -472,6 +512,7 @@ impl Host {
             column: 0,
             path: String::new(),
             hex: String::new(),
+            pdf_path: String::new(),
         }
     }
 
@@ -500,18 +541,12 @@ impl Host {
                 .map(|f| f.trim_end_matches(".pdf").to_string())
                 .unwrap_or_default();
             return match st.by_hex.get(&hex) {
-                Some(&i) => Resource::Redirect(st.reports[i].attachment_path()),
+                Some(&i) => Resource::Redirect(st.reports[i].pdf_path.clone()),
                 None => Resource::NotFound,
             };
         }
-        if let Some(hex) = path
-            .strip_prefix("/attach/0/")
-            .and_then(|f| f.strip_suffix(".pdf"))
-        {
-            return match st.by_hex.get(hex) {
-                Some(&i) => Resource::Pdf(Box::new(st.reports[i].clone())),
-                None => Resource::NotFound,
-            };
+        if let Some(&i) = st.pdfs.get(path) {
+            return Resource::Pdf(Box::new(st.reports[i].clone()));
         }
         if path.starts_with("/attach/img/") && path.ends_with(".png") {
             return Resource::Image;

@@ -1,0 +1,296 @@
+//! Cell text normalisation and cell-value reading.
+//!
+//! Two forms of every text: the *display* form kept as `raw` (whitespace collapsed, otherwise as
+//! printed) and the *key* form used for matching labels (NFKC, no whitespace, unified numbering
+//! and quotes). Matching is always by key words on the key form, never by exact strings.
+
+use unicode_normalization::UnicodeNormalization;
+
+use crate::model::CellState;
+
+/// Collapses every run of whitespace (including `&nbsp;` U+00A0 and the ideographic space
+/// U+3000) to one ASCII space and trims the ends.
+pub fn display(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    let mut pending_space = false;
+    for ch in s.chars() {
+        if is_space(ch) {
+            pending_space = !out.is_empty();
+            continue;
+        }
+        if pending_space {
+            out.push(' ');
+            pending_space = false;
+        }
+        out.push(ch);
+    }
+    out
+}
+
+fn is_space(ch: char) -> bool {
+    ch.is_whitespace() || matches!(ch, '\u{a0}' | '\u{3000}' | '\u{200b}' | '\u{feff}')
+}
+
+/// The matching form of a label: NFKC (full-width to half-width), no whitespace at all (PDF text
+/// breaks header words with spaces), numbering `1、` / `1．` / `1.` unified to `1.`, quotes removed.
+pub fn key(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for ch in s.nfkc() {
+        if is_space(ch) {
+            continue;
+        }
+        match ch {
+            '、' | '．' | '。' if out.ends_with(|c: char| c.is_ascii_digit()) => out.push('.'),
+            '“' | '”' | '‘' | '’' | '"' | '\'' | '「' | '」' | '《' | '》' => {}
+            _ => out.push(ch),
+        }
+    }
+    out
+}
+
+/// An exact decimal, so that `31.2万元` becomes exactly 312000 yuan.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Decimal {
+    /// Value × 10^scale.
+    pub mantissa: i128,
+    pub scale: u32,
+}
+
+impl Decimal {
+    /// Multiplies by 10^exp (negative `exp` divides), exactly.
+    pub fn shift(self, exp: i32) -> Decimal {
+        if exp >= 0 {
+            let mut m = self.mantissa;
+            let mut scale = self.scale;
+            for _ in 0..exp {
+                if scale > 0 {
+                    scale -= 1;
+                } else {
+                    m = m.saturating_mul(10);
+                }
+            }
+            Decimal { mantissa: m, scale }
+        } else {
+            Decimal {
+                mantissa: self.mantissa,
+                scale: self.scale + exp.unsigned_abs(),
+            }
+        }
+    }
+
+    /// The nearest `f64`.
+    pub fn to_f64(self) -> f64 {
+        if self.scale == 0 {
+            return self.mantissa as f64;
+        }
+        // Going through the decimal string gives the correctly rounded double.
+        let digits = self.mantissa.unsigned_abs().to_string();
+        let scale = self.scale as usize;
+        let padded = format!("{digits:0>width$}", width = scale + 1);
+        let (int, frac) = padded.split_at(padded.len() - scale);
+        let sign = if self.mantissa < 0 { "-" } else { "" };
+        format!("{sign}{int}.{frac}").parse().unwrap_or(f64::NAN)
+    }
+}
+
+/// Unit written in a cell after its number.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CellUnit {
+    None,
+    Yuan,
+    WanYuan,
+}
+
+/// What a cell holds.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct CellValue {
+    pub state: CellState,
+    pub number: Option<Decimal>,
+    pub unit: CellUnit,
+}
+
+/// Reads a cell: a number (with optional sign, thousands separators, decimals, unit and a
+/// parenthesised annotation), `empty`, `na`, or `text`.
+pub fn read_cell(raw: &str) -> CellValue {
+    let text: String = raw.nfkc().filter(|c| !is_space(*c)).collect();
+    let plain = |state| CellValue {
+        state,
+        number: None,
+        unit: CellUnit::None,
+    };
+    if text.is_empty() {
+        return plain(CellState::Empty);
+    }
+    if is_na(&text) {
+        return plain(CellState::Na);
+    }
+    match leading_number(&text).filter(|(_, rest)| is_number_tail(rest)) {
+        Some((number, rest)) => CellValue {
+            state: CellState::Number,
+            number: Some(number),
+            unit: unit_of(rest),
+        },
+        None => plain(CellState::Text),
+    }
+}
+
+fn is_na(text: &str) -> bool {
+    text.chars().all(|c| {
+        matches!(
+            c,
+            '/' | '\\' | '-' | '—' | '–' | '―' | '─' | '━' | '一' | '_' | '×' | '*'
+        )
+    }) || matches!(text, "无" | "暂无" | "不适用" | "N/A" | "n/a" | "NA")
+}
+
+/// Parses `[+-]digits[,digits][.digits]` at the start of `text`; returns it and the rest.
+fn leading_number(text: &str) -> Option<(Decimal, &str)> {
+    let bytes = text.as_bytes();
+    let mut i = 0;
+    let negative = match bytes.first() {
+        Some(b'-') => {
+            i += 1;
+            true
+        }
+        Some(b'+') => {
+            i += 1;
+            false
+        }
+        _ => false,
+    };
+    let start = i;
+    let mut mantissa: i128 = 0;
+    let mut scale = 0u32;
+    let mut seen_dot = false;
+    let mut digits = 0usize;
+    while i < bytes.len() {
+        let b = bytes[i];
+        if b.is_ascii_digit() {
+            mantissa = mantissa
+                .checked_mul(10)?
+                .checked_add(i128::from(b - b'0'))?;
+            digits += 1;
+            if seen_dot {
+                scale += 1;
+            }
+        } else if b == b',' && !seen_dot && digits > 0 && next_is_digit(bytes, i) {
+            // thousands separator
+        } else if b == b'.' && !seen_dot && digits > 0 && next_is_digit(bytes, i) {
+            seen_dot = true;
+        } else {
+            break;
+        }
+        i += 1;
+    }
+    if digits == 0 || i == start {
+        return None;
+    }
+    let mantissa = if negative { -mantissa } else { mantissa };
+    Some((Decimal { mantissa, scale }, &text[i..]))
+}
+
+/// What may follow a number in a value cell: nothing, a unit, or a parenthesised note.
+/// Anything else (`1.属于国家秘密`, `2020年…`) makes the cell a label, not a number.
+fn is_number_tail(rest: &str) -> bool {
+    rest.is_empty()
+        || rest.starts_with('(')
+        || [
+            "万元", "万", "元", "件", "个", "项", "人", "次", "%", "条", "份",
+        ]
+        .iter()
+        .any(|u| rest.starts_with(u))
+}
+
+fn next_is_digit(bytes: &[u8], i: usize) -> bool {
+    bytes.get(i + 1).is_some_and(u8::is_ascii_digit)
+}
+
+fn unit_of(rest: &str) -> CellUnit {
+    if rest.starts_with("万元") || rest.starts_with("万") {
+        CellUnit::WanYuan
+    } else if rest.starts_with('元') {
+        CellUnit::Yuan
+    } else {
+        CellUnit::None
+    }
+}
+
+/// True for a cell that could sit in a value column: a number, blank or not-applicable mark.
+pub fn is_value_like(raw: &str) -> bool {
+    read_cell(raw).state != CellState::Text
+}
+
+/// A run of digits so long that it must be several cells glued together (`15130000154`).
+pub fn looks_glued(raw: &str, expected_cells: usize) -> bool {
+    let t: String = raw.nfkc().filter(|c| !is_space(*c)).collect();
+    expected_cells > 1 && t.len() >= expected_cells && t.bytes().all(|b| b.is_ascii_digit())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn num(raw: &str) -> Option<f64> {
+        read_cell(raw).number.map(Decimal::to_f64)
+    }
+
+    #[test]
+    fn display_collapses_all_spaces() {
+        assert_eq!(
+            display("\u{a0} 本年新\n制作\u{3000}数量 "),
+            "本年新 制作 数量"
+        );
+    }
+
+    #[test]
+    fn key_unifies_width_numbering_and_quotes() {
+        assert_eq!(key("（一）予以公开"), "(一)予以公开");
+        assert_eq!(key("3、危及“三安全一稳定”"), "3.危及三安全一稳定");
+        assert_eq!(key("1．属于 国家秘密"), "1.属于国家秘密");
+        assert_eq!(key("商 业 企 业"), "商业企业");
+    }
+
+    #[test]
+    fn numbers_in_their_many_forms() {
+        assert_eq!(num("12"), Some(12.0));
+        assert_eq!(num("１２"), Some(12.0));
+        assert_eq!(num("1,234"), Some(1234.0));
+        assert_eq!(num("+2"), Some(2.0));
+        assert_eq!(num("-18"), Some(-18.0));
+        assert_eq!(num("251000元"), Some(251000.0));
+        assert_eq!(num("24252.311082"), Some(24252.311082));
+        assert_eq!(num("22（其中修订 16 件）"), Some(22.0));
+        assert_eq!(read_cell("31.2万元").unit, CellUnit::WanYuan);
+        assert_eq!(read_cell("251000元").unit, CellUnit::Yuan);
+    }
+
+    #[test]
+    fn states() {
+        assert_eq!(read_cell("").state, CellState::Empty);
+        assert_eq!(read_cell("\u{a0}").state, CellState::Empty);
+        for na in ["/", "—", "——", "-", "无", "／"] {
+            assert_eq!(read_cell(na).state, CellState::Na, "{na}");
+        }
+        assert_eq!(read_cell("见附件").state, CellState::Text);
+        assert_eq!(read_cell("0").state, CellState::Number);
+        assert_eq!(read_cell("1.属于国家秘密").state, CellState::Text);
+        assert_eq!(read_cell("2020年本行政区域").state, CellState::Text);
+    }
+
+    #[test]
+    fn decimal_shift_is_exact() {
+        let d = read_cell("31.2万元").number.unwrap();
+        assert_eq!(d.shift(4).to_f64(), 312000.0);
+        let d = read_cell("75394432.52").number.unwrap();
+        assert_eq!(d.to_f64(), 75394432.52);
+        let d = read_cell("251000").number.unwrap();
+        assert_eq!(d.shift(-4).to_f64(), 25.1);
+    }
+
+    #[test]
+    fn glued_digits() {
+        assert!(looks_glued("15130000154", 7));
+        assert!(!looks_glued("151", 7));
+        assert!(!looks_glued("12", 1));
+    }
+}

@@ -1,0 +1,603 @@
+//! Interpretation of tables 二, 三, 四: rows of cells in, facts keyed by `metrics.tsv` out.
+//!
+//! The interpreter walks every row of every table in document order, as a small state machine.
+//! It never relies on a table's index on the page or a row's index in its table: a row is
+//! recognised by the key words of its labels, *within its parent group* (sub-row labels such as
+//! 其他 and 总计 repeat across groups), and values are read from the cells after the last label.
+//! Because group context is carried from row to row, a rowspan label that a text copy prints only
+//! once works the same as an HTML grid that repeats it on every row it spans.
+
+use std::collections::HashSet;
+
+use super::grid::{Cell, Table};
+use super::normalize::{self, CellUnit};
+use crate::metrics;
+use crate::model::{CellState, Fact, Format, Warning};
+
+/// Longest text (in key form) that can be a row or column label; longer cells are prose.
+const MAX_LABEL_CHARS: usize = 64;
+
+/// Table 三's value columns, in template order.
+pub const T3_COLUMNS: [&str; 7] = [
+    "natural_person",
+    "commercial",
+    "research",
+    "social_org",
+    "legal_service",
+    "other_org",
+    "total",
+];
+
+/// Table 四's groups and columns, in template order.
+pub const T4_GROUPS: [&str; 3] = ["review", "suit_direct", "suit_after_review"];
+pub const T4_COLUMNS: [&str; 5] = ["upheld", "corrected", "other", "pending", "total"];
+
+/// What the interpreter found.
+#[derive(Debug, Default)]
+pub struct Extraction {
+    pub facts: Vec<Fact>,
+    /// Evidence for each template version (header texts, row structure).
+    pub signals_2019: u32,
+    pub signals_2021: u32,
+    /// Which of 二, 三, 四 yielded facts.
+    pub found: [bool; 3],
+    /// Set when a row's cells were glued into one digit string: the text cannot be split
+    /// honestly, so the report must come back unparsed.
+    pub glued: Option<String>,
+    pub warnings: Vec<Warning>,
+}
+
+impl Extraction {
+    /// The template version the tables themselves indicate, if any.
+    pub fn format_signal(&self) -> Option<Format> {
+        use std::cmp::Ordering::*;
+        match self.signals_2019.cmp(&self.signals_2021) {
+            Greater => Some(Format::F2019),
+            Less => Some(Format::F2021),
+            Equal => None,
+        }
+    }
+}
+
+/// Interprets every table of a document.
+pub fn extract(tables: &[Table]) -> Extraction {
+    let mut w = Walker::default();
+    for table in tables {
+        for row in &table.rows {
+            w.row(&row.cells);
+            if w.out.glued.is_some() {
+                return w.out;
+            }
+        }
+    }
+    w.finish();
+    w.out
+}
+
+#[derive(Default)]
+struct Walker {
+    out: Extraction,
+    seen: HashSet<String>,
+    t2: Table2State,
+    t3: Table3State,
+    t4: Table4State,
+}
+
+#[derive(Default)]
+struct Table2State {
+    block: Option<&'static str>,
+    /// Column of each header cell and the grid columns it covers.
+    headers: Vec<(Option<&'static str>, u32)>,
+}
+
+#[derive(Default)]
+struct Table3State {
+    active: bool,
+    in_results: bool,
+    group: Option<&'static str>,
+    /// A recognised row whose values continue on the following value-only rows.
+    pending: Option<(String, Vec<Cell>)>,
+}
+
+#[derive(Default)]
+struct Table4State {
+    active: bool,
+    done: bool,
+    values: Vec<Cell>,
+}
+
+/// A cell classified for interpretation.
+struct Classified<'a> {
+    labels: Vec<(usize, String)>,
+    cells: &'a [Cell],
+}
+
+fn classify(cells: &[Cell]) -> Classified<'_> {
+    let labels = cells
+        .iter()
+        .enumerate()
+        .filter(|(_, c)| !c.text.is_empty() && !normalize::is_value_like(&c.text))
+        .map(|(i, c)| (i, normalize::key(&c.text)))
+        .filter(|(_, k)| k.chars().count() <= MAX_LABEL_CHARS)
+        .collect();
+    Classified { labels, cells }
+}
+
+impl Classified<'_> {
+    /// Own (non-spanned) cells after the last label cell.
+    fn values(&self) -> Vec<Cell> {
+        let start = self.labels.last().map_or(0, |(i, _)| i + 1);
+        self.cells[start..]
+            .iter()
+            .filter(|c| !c.spanned)
+            .cloned()
+            .collect()
+    }
+
+    fn has_prose(&self) -> bool {
+        self.cells
+            .iter()
+            .any(|c| normalize::key(&c.text).chars().count() > MAX_LABEL_CHARS)
+    }
+}
+
+impl Walker {
+    fn row(&mut self, cells: &[Cell]) {
+        let row = classify(cells);
+        if row.labels.is_empty() {
+            self.value_only_row(&row);
+            return;
+        }
+        if self.table2_caption(&row) || self.table2_header(&row) {
+            return;
+        }
+        if self.table4_trigger(&row) {
+            return;
+        }
+        if self.table3_row(&row) {
+            return;
+        }
+        if self.table2_data(&row) {
+            return;
+        }
+        if self.t4.active && !self.t4.done {
+            self.table4_values(&row);
+        }
+    }
+
+    fn finish(&mut self) {
+        if let Some((id, vals)) = self.t3.pending.take() {
+            self.incomplete_row(&id, vals.len());
+        }
+        if self.t4.active && !self.t4.done && !self.t4.values.is_empty() {
+            self.out.warnings.push(Warning {
+                rule: "incomplete_row".into(),
+                message: format!(
+                    "table 四: found {} of 15 values; none recorded",
+                    self.t4.values.len()
+                ),
+            });
+        }
+    }
+
+    // ---- table 二 -------------------------------------------------------------------------
+
+    fn table2_caption(&mut self, row: &Classified) -> bool {
+        let Some((_, key)) = row.labels.iter().find(|(_, k)| k.contains("第二十条")) else {
+            return false;
+        };
+        let block = ["(一)", "(五)", "(六)", "(八)", "(九)"]
+            .into_iter()
+            .find(|b| key.contains(b));
+        self.t2.block = block;
+        self.t2.headers.clear();
+        if block == Some("(九)") {
+            self.out.signals_2019 += 1;
+        }
+        self.leave_table3();
+        true
+    }
+
+    fn table2_header(&mut self, row: &Classified) -> bool {
+        let Some((first, key)) = row.labels.first() else {
+            return false;
+        };
+        if !key.starts_with("信息内容") {
+            return false;
+        }
+        self.t2.headers = row.cells[first + 1..]
+            .iter()
+            .filter(|c| !c.spanned)
+            .map(|c| (table2_column(&normalize::key(&c.text)), c.col))
+            .collect();
+        for (col, _) in &self.t2.headers {
+            match col {
+                Some("new_made" | "new_published" | "total_published" | "prev_items" | "items")
+                | Some("amount_yuan") => self.out.signals_2019 += 1,
+                Some("issued" | "repealed" | "in_force" | "amount_wan_yuan") => {
+                    self.out.signals_2021 += 1
+                }
+                _ => {}
+            }
+        }
+        self.leave_table3();
+        true
+    }
+
+    fn table2_data(&mut self, row: &Classified) -> bool {
+        if self.t2.headers.is_empty() {
+            return false;
+        }
+        let (idx, key) = &row.labels[0];
+        let Some(subject) = table2_row(key, self.t2.block) else {
+            return false;
+        };
+        let values: Vec<&Cell> = row.cells[idx + 1..].iter().filter(|c| !c.spanned).collect();
+        let by_ordinal = values.len() == self.t2.headers.len();
+        for (i, cell) in values.iter().enumerate() {
+            let column = if by_ordinal {
+                self.t2.headers[i].0
+            } else {
+                self.header_covering(cell.col)
+            };
+            let Some(column) = column else { continue };
+            self.emit(&format!("active.{subject}.{column}"), "二", cell);
+        }
+        true
+    }
+
+    /// The header whose grid columns include `col`: the last header starting at or before it.
+    fn header_covering(&self, col: u32) -> Option<&'static str> {
+        self.t2
+            .headers
+            .iter()
+            .rev()
+            .find(|(_, start)| *start <= col)
+            .and_then(|(c, _)| *c)
+    }
+
+    // ---- table 三 -------------------------------------------------------------------------
+
+    fn leave_table3(&mut self) {
+        if let Some((id, vals)) = self.t3.pending.take() {
+            self.incomplete_row(&id, vals.len());
+        }
+        self.t3 = Table3State::default();
+    }
+
+    fn table3_row(&mut self, row: &Classified) -> bool {
+        let mut id: Option<String> = None;
+        let mut touched = false;
+        for (_, key) in &row.labels {
+            if key.contains("勾稽关系") || key.contains("申请人情况") {
+                self.t3.active = true;
+                touched = true;
+                continue;
+            }
+            if key.contains("本年新收") {
+                id = Some("new_received".into());
+                self.t3 = Table3State {
+                    active: true,
+                    ..Default::default()
+                };
+            } else if key.contains("上年结转") {
+                id = Some("carried_over".into());
+                self.t3.in_results = false;
+                self.t3.group = None;
+                self.t3.active = true;
+            } else if key.contains("结转下年") {
+                id = Some("carried_forward".into());
+                self.t3.in_results = false;
+                self.t3.group = None;
+            } else if key.contains("办理结果") {
+                self.t3.in_results = true;
+                self.t3.active = true;
+                touched = true;
+            } else if !self.t3.active {
+                continue;
+            } else if let Some(found) = self.table3_group_or_sub(key) {
+                id = Some(found);
+            }
+        }
+        let Some(id) = id else {
+            return touched;
+        };
+        self.t3_values(id, row);
+        true
+    }
+
+    /// Matches a group label (（一）…（七）) or a numbered sub-row within the current group.
+    fn table3_group_or_sub(&mut self, key: &str) -> Option<String> {
+        let group_of = |k: &str| -> Option<&'static str> {
+            Some(if k.contains("予以公开") {
+                "granted"
+            } else if k.contains("部分公开") {
+                "partial"
+            } else if k.contains("不予公开") {
+                "denied"
+            } else if k.contains("无法提供") {
+                "unable"
+            } else if k.contains("不予处理") {
+                "not_processed"
+            } else if k.contains("其他处理") {
+                "other_handling"
+            } else if k.contains("总计") && (k.contains("(七)") || k.starts_with("总计")) {
+                "total_handled"
+            } else {
+                return None;
+            })
+        };
+        if let Some(sub) = self.t3.group.and_then(|g| table3_sub(g, key)) {
+            let group = self.t3.group.unwrap_or_default();
+            if group == "other_handling" {
+                self.out.signals_2021 += 1;
+            }
+            return Some(format!("{group}.{sub}"));
+        }
+        if !self.t3.in_results && !key.contains("(七)") {
+            return None;
+        }
+        let group = group_of(key)?;
+        self.t3.in_results = true;
+        self.t3.group = Some(group);
+        match group {
+            // Groups whose numbers sit on their sub-rows; (六) has its own row in format 2019.
+            "denied" | "unable" | "not_processed" => None,
+            "total_handled" => {
+                self.t3.group = None;
+                Some(group.into())
+            }
+            _ => Some(group.into()),
+        }
+    }
+
+    fn t3_values(&mut self, id: String, row: &Classified) {
+        if let Some((prev, vals)) = self.t3.pending.take() {
+            self.incomplete_row(&prev, vals.len());
+        }
+        let values = row.values();
+        if id == "other_handling" {
+            // Format 2021's (六) carries no numbers; its sub-rows do.
+            if values.iter().all(|c| c.text.is_empty()) && row.cells.len() < 7 {
+                return;
+            }
+            if values.len() >= 7 {
+                self.out.signals_2019 += 1;
+            }
+        }
+        self.t3_take(id, values);
+    }
+
+    fn t3_take(&mut self, id: String, mut values: Vec<Cell>) {
+        if let Some(glued) = values.iter().find(|c| normalize::looks_glued(&c.text, 7))
+            && values.len() < 7
+        {
+            self.out.glued = Some(format!(
+                "table 三 row {id}: cells glued into one digit string `{}`",
+                glued.text
+            ));
+            return;
+        }
+        if values.len() < 7 {
+            self.t3.pending = Some((id, values));
+            return;
+        }
+        let extra = values.len() - 7;
+        values.drain(..extra);
+        for (column, cell) in T3_COLUMNS.iter().zip(&values) {
+            self.emit(&format!("requests.{id}.{column}"), "三", cell);
+        }
+        self.out.found[1] = true;
+    }
+
+    fn incomplete_row(&mut self, id: &str, got: usize) {
+        self.out.warnings.push(Warning {
+            rule: "incomplete_row".into(),
+            message: format!("table 三 row {id}: found {got} of 7 values; none recorded"),
+        });
+    }
+
+    fn value_only_row(&mut self, row: &Classified) {
+        if row.has_prose() {
+            return;
+        }
+        if let Some((id, mut vals)) = self.t3.pending.take() {
+            vals.extend(row.values());
+            self.t3_take(id, vals);
+            return;
+        }
+        if self.t4.active && !self.t4.done {
+            self.table4_values(row);
+        }
+    }
+
+    // ---- table 四 -------------------------------------------------------------------------
+
+    fn table4_trigger(&mut self, row: &Classified) -> bool {
+        if self.t4.done || !row.labels.iter().any(|(_, k)| k.contains("行政复议")) {
+            return false;
+        }
+        self.leave_table3();
+        self.t2 = Table2State::default();
+        self.t4.active = true;
+        // Some pages put the header and the numbers in one row.
+        self.table4_values(row);
+        true
+    }
+
+    fn table4_values(&mut self, row: &Classified) {
+        let values = row.values();
+        let any_number = values.iter().any(|c| !c.text.is_empty());
+        if values.len() < 15 && !any_number {
+            return;
+        }
+        if let Some(glued) = values.iter().find(|c| normalize::looks_glued(&c.text, 15))
+            && self.t4.values.len() + values.len() < 15
+        {
+            self.out.glued = Some(format!(
+                "table 四: cells glued into one digit string `{}`",
+                glued.text
+            ));
+            return;
+        }
+        self.t4.values.extend(values);
+        if self.t4.values.len() < 15 {
+            return;
+        }
+        self.t4.done = true;
+        let values = std::mem::take(&mut self.t4.values);
+        for (i, cell) in values.iter().take(15).enumerate() {
+            let key = format!("appeals.{}.{}", T4_GROUPS[i / 5], T4_COLUMNS[i % 5]);
+            self.emit(&key, "四", cell);
+        }
+        self.out.found[2] = true;
+    }
+
+    // ---- facts ----------------------------------------------------------------------------
+
+    fn emit(&mut self, key: &str, table: &str, cell: &Cell) {
+        let Some(metric) = metrics::get(key) else {
+            return;
+        };
+        if !self.seen.insert(key.to_string()) {
+            self.out.warnings.push(Warning {
+                rule: "duplicate_cell".into(),
+                message: format!("{key}: a second cell (`{}`) was ignored", cell.text),
+            });
+            return;
+        }
+        if table == "二" {
+            self.out.found[0] = true;
+        }
+        self.out.facts.push(fact(metric, table, cell));
+    }
+}
+
+/// Builds a fact, converting money to the metric's unit.
+fn fact(metric: &metrics::Metric, table: &str, cell: &Cell) -> Fact {
+    let read = normalize::read_cell(&cell.text);
+    let value = read.number.map(|d| {
+        let shift = match (metric.unit, read.unit) {
+            ("yuan", CellUnit::WanYuan) => 4,
+            ("wan_yuan", CellUnit::Yuan) => -4,
+            _ => 0,
+        };
+        d.shift(shift).to_f64()
+    });
+    Fact {
+        metric: metric.key.to_string(),
+        value,
+        state: if value.is_some() {
+            CellState::Number
+        } else {
+            read.state
+        },
+        raw: cell.text.clone(),
+        table: table.to_string(),
+        row: cell.row,
+        col: cell.col,
+    }
+}
+
+/// Column of a table 二 header cell, by key words.
+fn table2_column(key: &str) -> Option<&'static str> {
+    Some(if key.contains("新制作") || key.contains("制作数量") {
+        "new_made"
+    } else if key.contains("新公开") {
+        "new_published"
+    } else if key.contains("公开总") {
+        "total_published"
+    } else if key.contains("制发") {
+        "issued"
+    } else if key.contains("废止") {
+        "repealed"
+    } else if key.contains("现行有效") {
+        "in_force"
+    } else if key.contains("上一年") {
+        "prev_items"
+    } else if key.contains('增') || key.contains('减') {
+        "change"
+    } else if key.contains("处理决定") {
+        "decisions"
+    } else if key.contains("采购项目") {
+        "items"
+    } else if key.contains("收费金额") {
+        "amount_wan_yuan"
+    } else if key.contains("采购总金额") || key.contains("金额") {
+        "amount_yuan"
+    } else {
+        return None;
+    })
+}
+
+/// Subject of a table 二 data row, by key words within the current block.
+fn table2_row(key: &str, block: Option<&str>) -> Option<&'static str> {
+    let candidates: &[(&str, &'static str)] = match block {
+        Some("(一)") => &[("规范性文件", "normative"), ("规章", "rules")],
+        Some("(五)") => &[("其他对外", "other_services"), ("行政许可", "licensing")],
+        Some("(六)") => &[("行政处罚", "penalty"), ("行政强制", "coercion")],
+        Some("(八)") => &[("收费", "fees")],
+        Some("(九)") => &[("采购", "procurement")],
+        _ => &[
+            ("规范性文件", "normative"),
+            ("规章", "rules"),
+            ("其他对外", "other_services"),
+            ("行政许可", "licensing"),
+            ("行政处罚", "penalty"),
+            ("行政强制", "coercion"),
+            ("收费", "fees"),
+            ("采购", "procurement"),
+        ],
+    };
+    candidates
+        .iter()
+        .find(|(word, _)| key.contains(word))
+        .map(|(_, subject)| *subject)
+}
+
+/// Sub-row of a table 三 group, by key words; only meaningful inside that group.
+fn table3_sub(group: &str, key: &str) -> Option<&'static str> {
+    let subs: &[(&str, &'static str)] = match group {
+        "denied" => &[
+            ("国家秘密", "state_secret"),
+            ("禁止公开", "prohibited_by_law"),
+            ("三安全", "security_stability"),
+            ("第三方", "third_party"),
+            ("内部事务", "internal_affairs"),
+            ("过程性", "process_info"),
+            ("执法案卷", "enforcement_file"),
+            ("查询事项", "admin_query"),
+        ],
+        "unable" => &[
+            ("不掌握", "not_held"),
+            ("另行制作", "needs_creation"),
+            ("仍不明确", "unclear"),
+        ],
+        "not_processed" => &[
+            ("信访", "petition"),
+            ("重复申请", "repeat"),
+            ("出版物", "publication"),
+            ("大量反复", "excessive"),
+            ("确认或重新出具", "confirm_reissue"),
+        ],
+        "other_handling" => &[("逾期不补正", "no_correction"), ("缴纳费用", "unpaid_fee")],
+        _ => &[],
+    };
+    if let Some((_, sub)) = subs.iter().find(|(word, _)| key.contains(word)) {
+        return Some(sub);
+    }
+    if group == "other_handling" && strip_numbering(key) == "其他" {
+        return Some("other");
+    }
+    None
+}
+
+/// `3.其他` → `其他`.
+fn strip_numbering(key: &str) -> &str {
+    let rest = key.trim_start_matches(|c: char| c.is_ascii_digit());
+    if rest.len() < key.len() {
+        rest.trim_start_matches(['.', ')', ':'])
+    } else {
+        key
+    }
+}
