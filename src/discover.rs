@@ -191,6 +191,11 @@ re!(
 );
 re!(PAGED_NAME, r"^(.*?)_(\d+)\.(\w+)$");
 re!(YEAR_ONLY, r"^(?:19|20)\d{2}\s*年?度?$");
+re!(
+    LINK_ATTR,
+    r#"(?i)\b(?:href|onclick)\s*=\s*(?:"([^"]*)"|'([^']*)'|([^\s>"']+))"#
+);
+re!(BASE_HREF, r#"(?i)<base\s[^>]*href\s*=\s*["']?([^"'\s>]+)"#);
 re!(JSESSIONID, r"(?i);jsessionid=[^?#/]*");
 
 sel!(ANCHOR, "a");
@@ -405,22 +410,53 @@ pub fn discover(page_url: &Url, html: &str, hint: Family) -> Discovery {
 }
 
 /// Attachments and continuation pages linked from a report page.
+///
+/// Scans `href`/`onclick` attributes with a regex instead of building a DOM: report pages are
+/// large (tens of KB of Word-pasted tables) and the parser builds its own DOM anyway.
 pub fn report_links(page_url: &Url, html: &str) -> ReportLinks {
-    let doc = Html::parse_document(html);
-    let base = base_url(&doc, page_url);
+    let base = BASE_HREF
+        .captures(html)
+        .and_then(|c| page_url.join(c[1].trim()).ok())
+        .unwrap_or_else(|| page_url.clone());
     let mut out = ReportLinks::default();
     let mut seen = HashSet::new();
-    for a in doc.select(&ANCHOR) {
-        let Some(url) = anchor_url(&base, a) else {
+    for c in LINK_ATTR.captures_iter(html) {
+        let raw = c
+            .get(1)
+            .or(c.get(2))
+            .or(c.get(3))
+            .map_or("", |m| m.as_str());
+        let value = unescape_attr(raw);
+        let url = if c[0].to_ascii_lowercase().starts_with("onclick") {
+            js_quoted_url(&value).and_then(|v| resolve(&base, &v))
+        } else {
+            resolve(&base, &value)
+        };
+        let Some(url) = url else {
             continue;
         };
         if attachment_extension(&url).is_some() && seen.insert(url.clone()) {
-            let (title, date) = anchor_title(a);
-            out.attachments.push(Link { url, title, date });
+            out.attachments.push(Link {
+                url,
+                title: String::new(),
+                date: None,
+            });
         }
     }
     out.continuations = trs_article_parts(page_url, html);
     out
+}
+
+/// The character references templates leave in attribute values.
+fn unescape_attr(s: &str) -> String {
+    if !s.contains('&') {
+        return s.to_string();
+    }
+    s.replace("&amp;", "&")
+        .replace("&#38;", "&")
+        .replace("&quot;", "\"")
+        .replace("&#39;", "'")
+        .replace("&nbsp;", " ")
 }
 
 #[derive(Default)]

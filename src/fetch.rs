@@ -185,7 +185,8 @@ pub struct Fetched {
 
 /// Recognises anti-bot challenge pages by status and body.
 pub fn detect_challenge(status: u16, body: &[u8]) -> Option<Challenge> {
-    let head = &body[..body.len().min(64 * 1024)];
+    // Challenge pages are small; content pages are not scanned beyond their head.
+    let head = &body[..body.len().min(16 * 1024)];
     let has = |needle: &str| memfind(head, needle.as_bytes());
     if status == 412 && has("$_ts") {
         return Some(Challenge::Ruishu);

@@ -20,10 +20,18 @@ fn world() -> SimConfig {
     let mut a = HostSpec::new("k-trs", SocketAddr::from(([127, 0, 0, 61], 0)), Family::Trs);
     a.reports = 24;
     a.per_page = 5;
-    let mut b = HostSpec::new("k-hw", SocketAddr::from(([127, 0, 0, 62], 0)), Family::Hanweb);
+    let mut b = HostSpec::new(
+        "k-hw",
+        SocketAddr::from(([127, 0, 0, 62], 0)),
+        Family::Hanweb,
+    );
     b.reports = 24;
     b.per_page = 3;
-    let mut c = HostSpec::new("k-gov", SocketAddr::from(([127, 0, 0, 63], 0)), Family::GovCn);
+    let mut c = HostSpec::new(
+        "k-gov",
+        SocketAddr::from(([127, 0, 0, 63], 0)),
+        Family::GovCn,
+    );
     c.reports = 18;
     c.per_page = 4;
     c.layout = Layout::YearColumns;
@@ -155,17 +163,29 @@ async fn kill_9_then_resume_equals_an_uninterrupted_crawl() {
     let mut child = crawl_cmd(&seeds_path, &db).spawn().unwrap();
     let start = Instant::now();
     while sim.requests().len() < reference_requests * 2 / 5 {
-        assert!(start.elapsed() < Duration::from_secs(60), "crawl made no progress");
-        assert!(child.try_wait().unwrap().is_none(), "crawl ended before the kill");
+        assert!(
+            start.elapsed() < Duration::from_secs(60),
+            "crawl made no progress"
+        );
+        assert!(
+            child.try_wait().unwrap().is_none(),
+            "crawl ended before the kill"
+        );
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
     child.kill().unwrap(); // SIGKILL
     child.wait().unwrap();
     let before_kill = archived_requests(&db);
     let reports_before = count(&db, "SELECT COUNT(*) FROM crawl_reports");
-    assert!(reports_before > 0, "the kill came before any report was archived");
+    assert!(
+        reports_before > 0,
+        "the kill came before any report was archived"
+    );
     let total: usize = sim.hosts().iter().map(|h| sim.truth(&h.name).len()).sum();
-    assert!((reports_before as usize) < total, "the kill came after the crawl was done");
+    assert!(
+        (reports_before as usize) < total,
+        "the kill came after the crawl was done"
+    );
 
     // The same command again resumes the run.
     sim.clear_requests();
@@ -202,11 +222,17 @@ async fn kill_9_then_resume_equals_an_uninterrupted_crawl() {
     // One run, finished, resumed once.
     assert_eq!(count(&db, "SELECT COUNT(*) FROM crawl_runs"), 1);
     assert_eq!(
-        count(&db, "SELECT COUNT(*) FROM crawl_runs WHERE finished_at IS NOT NULL"),
+        count(
+            &db,
+            "SELECT COUNT(*) FROM crawl_runs WHERE finished_at IS NOT NULL"
+        ),
         1
     );
     assert_eq!(
-        count(&db, "SELECT COUNT(*) FROM crawl_frontier WHERE state != 'done'"),
+        count(
+            &db,
+            "SELECT COUNT(*) FROM crawl_frontier WHERE state != 'done'"
+        ),
         0
     );
 }

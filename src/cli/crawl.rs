@@ -7,8 +7,6 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::Context as _;
-use serde::Deserialize;
-use url::Url;
 
 use super::Context;
 use crate::config::RobotsPolicy;
@@ -175,73 +173,24 @@ pub fn render_summary(s: &Summary) -> String {
     o
 }
 
-/// One `[[portal]]` table of a seed file.
-#[derive(Debug, Deserialize)]
-struct PortalToml {
-    name: String,
-    #[serde(default)]
-    region: String,
-    url: String,
-    #[serde(default)]
-    family: Option<String>,
-    #[serde(default)]
-    rate: Option<f64>,
-    #[serde(default)]
-    burst: Option<u32>,
-    #[serde(default)]
-    accept_invalid_certs: Option<bool>,
-}
-
-#[derive(Debug, Deserialize)]
-struct SeedFile {
-    #[serde(default)]
-    portal: Vec<PortalToml>,
-}
-
-/// Reads a seed file, or every `*.toml` in a directory (sorted by name).
-///
-/// A small reader of the `[[portal]]` format kept here until the seed-file module is wired in.
+/// Reads the seed file or directory and turns each portal into a crawl seed.
 pub fn load_seeds(path: &Path) -> anyhow::Result<Vec<Seed>> {
-    let files = if path.is_dir() {
-        let mut v: Vec<PathBuf> = std::fs::read_dir(path)
-            .with_context(|| format!("cannot read seed directory {}", path.display()))?
-            .filter_map(|e| e.ok().map(|e| e.path()))
-            .filter(|p| p.extension().is_some_and(|e| e == "toml"))
-            .collect();
-        v.sort();
-        v
-    } else {
-        vec![path.to_path_buf()]
-    };
-    let mut seeds = Vec::new();
-    for f in files {
-        let text = std::fs::read_to_string(&f)
-            .with_context(|| format!("cannot read seed file {}", f.display()))?;
-        let parsed: SeedFile =
-            toml::from_str(&text).with_context(|| format!("invalid seed file {}", f.display()))?;
-        for p in parsed.portal {
-            let url = Url::parse(&p.url)
-                .with_context(|| format!("{}: portal {:?} has a bad url", f.display(), p.name))?;
-            let family = match p.family.as_deref() {
-                None => Family::Auto,
-                Some(name) => Family::from_name(name).with_context(|| {
-                    format!(
-                        "{}: portal {:?}: unknown family {name:?}",
-                        f.display(),
-                        p.name
-                    )
-                })?,
-            };
-            seeds.push(Seed {
+    let portals = crate::seeds::load(path)?;
+    portals
+        .into_iter()
+        .map(|p| {
+            let url = p
+                .parsed_url()
+                .with_context(|| format!("portal {:?} has a bad url", p.name))?;
+            Ok(Seed {
+                family: Family::from_name(p.family.as_str()).unwrap_or_default(),
                 name: p.name,
                 region: p.region,
                 url,
-                family,
                 rate: p.rate,
                 burst: p.burst,
                 accept_invalid_certs: p.accept_invalid_certs,
-            });
-        }
-    }
-    Ok(seeds)
+            })
+        })
+        .collect()
 }

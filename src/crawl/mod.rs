@@ -795,17 +795,43 @@ async fn run_task(fetcher: Arc<Fetcher>, item: Item) -> TaskResult {
         last_modified: item.last_modified.clone(),
     };
     let fetched = fetcher.fetch(&req).await;
-    let found = match &fetched.outcome {
-        Outcome::Fetched(resp) if item.kind == Kind::Listing || item.kind == Kind::Report => {
-            let resp = resp.clone();
+    let analysable = item.kind == Kind::Listing || item.kind == Kind::Report;
+    let (fetched, found) = match fetched.outcome {
+        Outcome::Fetched(resp) if analysable => {
             let kind = item.kind;
             let family = Family::from_name(&item.family).unwrap_or_default();
             let source = item.url.clone();
-            tokio::task::spawn_blocking(move || analyse(kind, family, &source, &resp))
-                .await
-                .unwrap_or(Found::Nothing)
+            let attempts = fetched.attempts;
+            // The body moves to the blocking pool and back: report pages are large.
+            let joined = tokio::task::spawn_blocking(move || {
+                let found = analyse(kind, family, &source, &resp);
+                (resp, found)
+            })
+            .await;
+            match joined {
+                Ok((resp, found)) => (
+                    Fetched {
+                        outcome: Outcome::Fetched(resp),
+                        attempts,
+                    },
+                    found,
+                ),
+                Err(e) => (
+                    Fetched {
+                        outcome: Outcome::Failed(format!("analysis failed: {e}")),
+                        attempts,
+                    },
+                    Found::Nothing,
+                ),
+            }
         }
-        _ => Found::Nothing,
+        outcome => (
+            Fetched {
+                outcome,
+                attempts: fetched.attempts,
+            },
+            Found::Nothing,
+        ),
     };
     TaskResult {
         item,
