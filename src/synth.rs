@@ -57,6 +57,9 @@ pub struct HtmlStyle {
     /// Charset named in the `<meta>` tag (`utf-8`, `gb2312`, …); `None` writes no declaration.
     /// The page is always returned as a Rust `String`: encoding the bytes is the caller's job.
     pub meta_charset: Option<String>,
+    /// Title printed (in `<title>`, `ArticleTitle` and the heading) instead of
+    /// [`SynthReport::title`], for the title variants real portals use.
+    pub title: Option<String>,
 }
 
 impl Default for HtmlStyle {
@@ -68,6 +71,7 @@ impl Default for HtmlStyle {
             split_table_three: false,
             pad_to_bytes: 0,
             meta_charset: Some("utf-8".to_string()),
+            title: None,
         }
     }
 }
@@ -102,6 +106,7 @@ impl HtmlStyle {
                 split_table_three: true,
                 pad_to_bytes: 100_000,
                 meta_charset: Some("utf-8".to_string()),
+                title: None,
             },
         ]
     }
@@ -116,6 +121,7 @@ impl HtmlStyle {
             split_table_three: rng.chance(15),
             pad_to_bytes: 0,
             meta_charset: Some("utf-8".to_string()),
+            title: None,
         }
     }
 }
@@ -891,7 +897,7 @@ pub fn publication_date(year: i32, seed_text: &str) -> String {
 /// Renders the full page of a report: head with title and metadata, page chrome, the six
 /// sections with tables 二, 三, 四, Word-pasted style.
 pub fn render_html(r: &SynthReport, style: &HtmlStyle) -> String {
-    let title = r.title();
+    let title = style.title.clone().unwrap_or_else(|| r.title());
     let published = publication_date(r.year, &r.agency);
     let cells = Cells { style };
     let mut out = String::with_capacity(style.pad_to_bytes.max(48_000) + 4096);
@@ -974,6 +980,63 @@ pub fn render_attachment_stub(
         escape(attachment_href),
         escape(file),
     )
+}
+
+/// A pre-2019 report: free-form sections and an ad-hoc table that follow no national
+/// template (parsers archive these as `legacy` and extract nothing).
+pub fn render_legacy(title: &str, year: i32, agency: &str, seed: u64) -> String {
+    let mut rng = Rng::new(seed ^ 0x1E6A);
+    let mut out = String::new();
+    head(
+        &mut out,
+        title,
+        agency,
+        &publication_date(year, agency),
+        &HtmlStyle::default(),
+    );
+    let _ = write!(
+        out,
+        "<h1>{}</h1><div class=\"info\">发布日期：{}</div><div class=\"TRS_Editor\" id=\"zoom\">",
+        escape(title),
+        publication_date(year, agency)
+    );
+    heading(&mut out, "一、概述");
+    filler(&mut out, 1, 3);
+    heading(&mut out, "二、主动公开政府信息的情况");
+    paragraph(
+        &mut out,
+        &format!(
+            "{year}年，本机关主动公开政府信息{}条。",
+            rng.below(900) + 50
+        ),
+    );
+    out.push_str(TABLE_OPEN);
+    for (label, scale) in [
+        ("主动公开信息总数", 900),
+        ("其中：规范性文件", 40),
+        ("网站公开", 800),
+        ("依申请公开受理总数", 60),
+    ] {
+        let _ = write!(
+            out,
+            "<tr><td><p>{label}</p></td><td><p>{}</p></td></tr>",
+            rng.below(scale)
+        );
+    }
+    out.push_str(TABLE_CLOSE);
+    heading(&mut out, "三、依申请公开政府信息和不予公开政府信息的情况");
+    filler(&mut out, 3, 2);
+    heading(&mut out, "四、政府信息公开的收费及减免情况");
+    paragraph(&mut out, "本年度未收取任何费用。");
+    heading(
+        &mut out,
+        "五、因政府信息公开申请行政复议、提起行政诉讼的情况",
+    );
+    paragraph(&mut out, "本年度未发生相关情况。");
+    heading(&mut out, "六、政府信息公开工作存在的主要问题及改进情况");
+    filler(&mut out, 5, 2);
+    out.push_str("</div></body></html>\n");
+    out
 }
 
 /// A page whose tables are images (`<img>`); the title gets the （图片版） suffix if missing.
@@ -1184,6 +1247,14 @@ mod tests {
         assert!(!page.contains(">三、本年度办理结果<"));
         assert!(page.contains("<o:p></o:p>"));
         assert!(page.ends_with("</html>\n"));
+    }
+
+    #[test]
+    fn legacy_page_has_no_template_tables() {
+        let page = render_legacy("2016年某局政府信息公开工作年度报告", 2016, "某局", 4);
+        assert!(page.contains("<title>2016年某局政府信息公开工作年度报告</title>"));
+        assert!(!page.contains("第二十条"));
+        assert!(!page.contains("本列数据的勾稽关系"));
     }
 
     #[test]

@@ -240,3 +240,38 @@ fn parsing_is_deterministic() {
         parse("f2021-split-labels.html")
     );
 }
+
+/// Pages from `gknb::synth` (written independently of the parser, from the same spec) parse to
+/// exactly the numbers they were generated from, in every style.
+#[test]
+fn synthetic_pages_round_trip() {
+    use gknb::synth::{self, HtmlStyle};
+    for seed in 0..24u64 {
+        let format = if seed % 2 == 0 {
+            Format::F2019
+        } else {
+            Format::F2021
+        };
+        let year = if format == Format::F2019 { 2020 } else { 2023 };
+        let r = synth::consistent(format, year, "示例县农业农村局", seed);
+        let style = HtmlStyle::varied(seed);
+        let html = synth::render_html(&r, &style);
+        let parsed = report::parse(&Input {
+            bytes: html.as_bytes(),
+            source: "synth",
+            content_type: None,
+        });
+        assert_eq!(parsed.format, format, "seed {seed} {style:?}");
+        assert_eq!(parsed.status, Status::Ok, "seed {seed} {style:?}");
+        assert_eq!(parsed.year, Some(year));
+        assert_eq!(parsed.agency.as_deref(), Some("示例县农业农村局"));
+        let expected = r.expected_values();
+        assert_eq!(parsed.facts.len(), expected.len(), "seed {seed} {style:?}");
+        for (metric, value) in expected {
+            let fact = parsed
+                .fact(&metric)
+                .unwrap_or_else(|| panic!("seed {seed}: {metric} missing"));
+            assert_eq!(fact.value, Some(value), "seed {seed}: {metric}");
+        }
+    }
+}

@@ -120,15 +120,20 @@ fn is_block(name: &str) -> bool {
     )
 }
 
-/// True when a link points at a file type reports are published in.
+/// True when a link points at a file type reports are published in, either by its path
+/// (`/a/report.pdf`) or by a query parameter (Hanweb's `downfile.jsp?filename=….pdf`).
 pub fn is_attachment(href: &str) -> bool {
-    let path = href.split(['?', '#']).next().unwrap_or("").trim();
-    let lower = path.to_ascii_lowercase();
+    let href = href.split('#').next().unwrap_or("").trim();
+    href.split(['?', '&', '='])
+        .any(|part| has_attachment_extension(&part.to_ascii_lowercase()))
+}
+
+fn has_attachment_extension(part: &str) -> bool {
     [
         ".pdf", ".doc", ".docx", ".wps", ".xls", ".xlsx", ".ofd", ".zip", ".rar",
     ]
     .iter()
-    .any(|ext| lower.ends_with(ext))
+    .any(|ext| part.ends_with(ext))
 }
 
 /// Text of a subtree, excluding nested tables and scripts; block elements separate with a
@@ -324,5 +329,14 @@ mod tests {
         assert_eq!(page.meta, vec![("articletitle".into(), "标题".into())]);
         assert_eq!(page.attachments, vec!["/a/b.PDF?x=1"]);
         assert_eq!(page.images, 1);
+    }
+
+    #[test]
+    fn attachment_links_by_path_or_query() {
+        assert!(is_attachment(
+            "/module/download/downfile.jsp?classid=0&filename=ab12.pdf"
+        ));
+        assert!(is_attachment("./P020240125.DOCX#page=2"));
+        assert!(!is_attachment("/art/2024/1/25/art_1_2.html?x=pdf"));
     }
 }

@@ -26,9 +26,22 @@
 //! Every 200 page carries an `ETag` and `Last-Modified`; conditional GETs get 304.
 //!
 //! The [`SimHandle`] exposes the ground truth ([`SimHandle::truth`]: every report URL with its
-//! [`SynthReport`](crate::synth::SynthReport)), the request log ([`SimHandle::requests`]), and
-//! [`SimHandle::add_report`] for incremental-crawl tests. Pages are generated on demand from
-//! seeds, so [`SimConfig::bench`] scales to 100,000 pages without holding them in memory.
+//! [`SynthReport`]; [`SimHandle::report_urls`] for just the URLs), the request log
+//! ([`SimHandle::requests`], [`SimHandle::repeated_fetches`]), and [`SimHandle::add_report`]
+//! for incremental-crawl tests. Listings may also carry non-report notices
+//! ([`HostSpec::noise_every`]); they are never part of the truth.
+//!
+//! Presets: [`SimConfig::fault_zoo`] (one host per family and per fault, with a table of the
+//! expected crawler behaviour) and [`SimConfig::bench`] (many well-behaved hosts). Pages are
+//! generated on demand from seeds, so the bench world scales to 100,000 pages without holding
+//! them in memory (about 100 MB resident for 200 hosts × 500 reports, most of it connection
+//! buffers).
+//!
+//! Faults (per host, [`Faults`]): rate limit with `Retry-After` (seconds or HTTP-date), 503
+//! bursts, hung responses, 瑞数 412 / 加速乐 521 / WZWS 200 challenges, a 302-to-self cookie
+//! loop, robots.txt `Disallow: /` or `Crawl-delay`, a browser-UA filter, a sticky pager, deep
+//! stub pages, duplicate listings, `javascript:` links, the relative-URL zoo and JS/meta-refresh
+//! shells; charset profiles per host ([`Charset`]).
 //!
 //! ```no_run
 //! # async fn demo() -> Result<(), gknb::sim::SimError> {
@@ -123,7 +136,8 @@ impl Charset {
 /// What a report page holds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ReportKind {
-    /// Full HTML report with tables 二, 三, 四.
+    /// Full HTML report with tables 二, 三, 四 (free-form tables when the report format is
+    /// `Legacy`, i.e. for years before 2019).
     Html,
     /// A ~400-byte stub whose link leads (through a 302) to a PDF.
     AttachmentOnly,
@@ -262,7 +276,17 @@ pub struct HostSpec {
     pub image_every: usize,
     /// Pad HTML report pages to at least this many bytes (0: natural size, ~50 KB).
     pub page_bytes: usize,
-    /// Report years cycle through `first_year..=last_year` per agency.
+    /// Every n-th HTML report has a deliberately wrong total (`requests.total_handled.total`
+    /// one too high), so T3-A, T3-B and T3-C fail for it (0: none).
+    pub inconsistent_every: usize,
+    /// Title variants on 4 reports in 10 (agency first without 工作, full-width year, missing
+    /// year, （超链版）).
+    pub title_variants: bool,
+    /// After every n-th report, a non-report article (指南, 工作要点, 通知) in the same column
+    /// (0: none). These are listed but are not part of the truth.
+    pub noise_every: usize,
+    /// Report years cycle through `first_year..=last_year` per agency; years before 2019 give
+    /// legacy pages (kind `Html`, report format [`Format::Legacy`](crate::model::Format)).
     pub first_year: i32,
     pub last_year: i32,
     pub seed: u64,
@@ -283,6 +307,9 @@ impl HostSpec {
             attachment_every: 8,
             image_every: 0,
             page_bytes: 0,
+            inconsistent_every: 0,
+            title_variants: false,
+            noise_every: 0,
             first_year: 2019,
             last_year: 2024,
             seed: name
@@ -345,7 +372,7 @@ impl SimConfig {
     /// | `cookie-loop` | keep a cookie jar, cap redirects |
     /// | `robots-deny` | fetch nothing but robots.txt |
     /// | `sticky` | stop paging (every `index_N` repeats page 1); only the first 10 reports of the truth are reachable |
-    /// | `messy` | deep stubs, duplicates, `javascript:` links, URL zoo, JS shell: find every report once |
+    /// | `messy` | deep stubs, duplicates, `javascript:` links, URL zoo, JS shell, title variants, non-report notices: find every report once, save no notice as a report |
     /// | `ua` | send a browser-like `User-Agent` (403 otherwise) |
     pub fn fault_zoo(first_octet: u8) -> SimConfig {
         let mut n = first_octet;
@@ -415,6 +442,8 @@ impl SimConfig {
         h.reports = 30;
         h.per_page = 10;
         h.layout = Layout::DeptColumns;
+        h.title_variants = true;
+        h.noise_every = 4;
         h.faults = Faults {
             deep_stubs: true,
             duplicate_listings: true,
@@ -450,8 +479,12 @@ pub struct TruthReport {
     /// Absolute canonical URL of the report page.
     pub url: String,
     pub kind: ReportKind,
-    /// The numbers behind the page (for `Html`; stubs and image pages carry the same title).
+    /// The numbers behind the page (for `Html`; stubs and image pages carry the same title;
+    /// legacy reports have format `Legacy` and no values).
     pub report: SynthReport,
+    /// False for a report published with a deliberate inconsistency (see
+    /// [`HostSpec::inconsistent_every`]): a parser must mark it invalid.
+    pub consistent: bool,
     /// Title as listed and printed.
     pub title: String,
     /// Publication date `YYYY-MM-DD`.
@@ -464,6 +497,21 @@ pub struct TruthReport {
     pub listed_in: Vec<String>,
     /// Whether the page bytes are GBK.
     pub gbk: bool,
+}
+
+impl TruthReport {
+    /// The status a correct parser gives this page: `ok`, `invalid` (deliberately inconsistent),
+    /// `legacy` (before 2019), `attachment_only` or `image_only`.
+    pub fn expected_status(&self) -> crate::model::Status {
+        use crate::model::{Format, Status};
+        match self.kind {
+            ReportKind::AttachmentOnly => Status::AttachmentOnly,
+            ReportKind::ImageOnly => Status::ImageOnly,
+            ReportKind::Html if self.report.format == Format::Legacy => Status::Legacy,
+            ReportKind::Html if !self.consistent => Status::Invalid,
+            ReportKind::Html => Status::Ok,
+        }
+    }
 }
 
 /// Public facts about a running host.

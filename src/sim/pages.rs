@@ -5,6 +5,7 @@ use std::fmt::Write as _;
 
 use super::world::{Column, Host, ReportMeta, rel_link};
 use super::{Charset, Family, ReportKind, Robots, Shell};
+use crate::model::Format;
 use crate::synth::{self, HtmlStyle, escape};
 
 /// Meta charset declaration for a host's HTML.
@@ -310,8 +311,12 @@ pub(crate) const HANWEB_STUB: &str =
 pub(crate) fn report_page(host: &Host, r: &ReportMeta) -> String {
     let title = r.title();
     let page = match r.kind {
+        _ if r.noise => notice(&title, r),
         ReportKind::AttachmentOnly => {
             synth::render_attachment_stub(&title, r.year, &r.agency, &r.attachment_href())
+        }
+        ReportKind::Html if r.format() == Format::Legacy => {
+            synth::render_legacy(&title, r.year, &r.agency, r.seed)
         }
         ReportKind::ImageOnly => {
             let imgs: Vec<String> = (1..=3)
@@ -322,6 +327,7 @@ pub(crate) fn report_page(host: &Host, r: &ReportMeta) -> String {
         }
         ReportKind::Html => {
             let style = HtmlStyle {
+                title: (r.variant != 0).then(|| title.clone()),
                 pad_to_bytes: host.spec.page_bytes,
                 meta_charset: Some(meta_charset_name(host).to_string()),
                 ..HtmlStyle::varied(r.seed)
@@ -329,7 +335,8 @@ pub(crate) fn report_page(host: &Host, r: &ReportMeta) -> String {
             synth::render_html(&r.synth(), &style)
         }
     };
-    let page = if host.spec.charset.is_gbk() && r.kind != ReportKind::Html {
+    // render_html already declared gb2312; the stub, image and notice pages say utf-8.
+    let page = if host.spec.charset.is_gbk() {
         page.replacen(
             "<meta charset=\"utf-8\">",
             "<meta http-equiv=\"Content-Type\" content=\"text/html; charset=gb2312\">",
@@ -351,6 +358,15 @@ pub(crate) fn report_page(host: &Host, r: &ReportMeta) -> String {
         ),
         _ => page,
     }
+}
+
+/// A plain article that is not an annual report (no tables), for listing noise.
+fn notice(title: &str, r: &ReportMeta) -> String {
+    let t = escape(title);
+    format!(
+        "<!DOCTYPE html><html><head><meta charset=\"utf-8\"><meta name=\"ArticleTitle\" content=\"{t}\"><title>{t}</title></head><body><h1>{t}</h1><div class=\"info\">发布日期：{}</div><div class=\"TRS_Editor\" id=\"zoom\"><p>为进一步做好政府信息公开工作，现将有关事项通知如下。</p><p>各单位要高度重视，认真组织实施，确保各项工作落到实处。</p></div></body></html>\n",
+        r.published()
+    )
 }
 
 /// A ~160-byte JS or meta-refresh shell pointing at `target`.

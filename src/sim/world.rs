@@ -87,11 +87,19 @@ pub(crate) struct ReportMeta {
     pub hex: String,
     /// Where the PDF is served.
     pub pdf_path: String,
+    /// Title variant (0: canonical), see [`ReportMeta::title`].
+    pub variant: u8,
+    /// A non-report article listed in the column (指南, 工作要点, 通知): not in the truth.
+    pub noise: bool,
+    /// Published with a wrong total (see `HostSpec::inconsistent_every`).
+    pub inconsistent: bool,
 }
 
 impl ReportMeta {
     pub fn format(&self) -> Format {
-        if self.year >= 2021 {
+        if self.year < 2019 {
+            Format::Legacy
+        } else if self.year >= 2021 {
             Format::F2021
         } else {
             Format::F2019
@@ -99,11 +107,49 @@ impl ReportMeta {
     }
 
     pub fn synth(&self) -> SynthReport {
-        synth::consistent(self.format(), self.year, &self.agency, self.seed)
+        if self.format() == Format::Legacy {
+            return SynthReport {
+                agency: self.agency.clone(),
+                year: self.year,
+                format: Format::Legacy,
+                values: Vec::new(),
+            };
+        }
+        let mut r = synth::consistent(self.format(), self.year, &self.agency, self.seed);
+        if self.inconsistent {
+            let key = "requests.total_handled.total";
+            let wrong = r.expected_value(key).unwrap_or(0.0) as i64 + 1;
+            r.set(key, &wrong.to_string());
+        }
+        r
     }
 
+    /// Title as listed and printed. Variants (portals.md §6.7): agency first without 工作,
+    /// full-width year, missing year, （超链版）; image-only reports end in （图片版）.
     pub fn title(&self) -> String {
-        let t = format!("{}年{}政府信息公开工作年度报告", self.year, self.agency);
+        let (y, a) = (self.year, &self.agency);
+        if self.noise {
+            return match self.id % 3 {
+                0 => format!("{a}政府信息公开指南"),
+                1 => format!("{a}{y}年政务公开工作要点"),
+                _ => format!("{a}关于开展政府信息公开自查工作的通知"),
+            };
+        }
+        let t = match self.variant {
+            1 => format!("{a}{y}年政府信息公开年度报告"),
+            2 => {
+                let wide: String = y
+                    .to_string()
+                    .chars()
+                    .filter_map(|c| c.to_digit(10))
+                    .filter_map(|d| char::from_u32(0xFF10 + d))
+                    .collect();
+                format!("{wide}年{a}政府信息公开工作年度报告")
+            }
+            3 => format!("{a}年政府信息公开工作年度报告"),
+            4 => format!("{y}年{a}政府信息公开工作年度报告（超链版）"),
+            _ => format!("{y}年{a}政府信息公开工作年度报告"),
+        };
         if self.kind == ReportKind::ImageOnly {
             format!("{t}（图片版）")
         } else {
@@ -273,17 +319,26 @@ impl Host {
         if self.spec.faults.duplicate_listings && self.spec.layout == Layout::Flat {
             self.child_column(&mut st, ColumnKey::Recent);
         }
+        let mut noise = 0;
         for i in 0..self.spec.reports {
             let j = i / years;
             let year = self.spec.last_year - (i % years) as i32;
             let day = 10 + (mix(self.spec.seed, i as u64) % 19) as u32;
-            self.push_report(&mut st, i, j, year, (year + 1, 1, day));
+            self.push_report(&mut st, i, j, year, (year + 1, 1, day), false);
+            let n = self.spec.noise_every;
+            if n > 0 && i % n == n - 1 {
+                self.push_report(&mut st, noise, j, year, (year + 1, 2, day), true);
+                noise += 1;
+            }
         }
     }
 
-    fn kind_of(&self, i: usize) -> ReportKind {
+    fn kind_of(&self, i: usize, year: i32) -> ReportKind {
         let every = |n: usize| n > 0 && i % n == n - 1;
-        if every(self.spec.image_every) {
+        if year < 2019 {
+            // Legacy reports are plain HTML pages with free-form tables.
+            ReportKind::Html
+        } else if every(self.spec.image_every) {
             ReportKind::ImageOnly
         } else if every(self.spec.attachment_every) {
             ReportKind::AttachmentOnly
@@ -299,9 +354,22 @@ impl Host {
         agency_idx: usize,
         year: i32,
         date: (i32, u32, u32),
+        noise: bool,
     ) {
-        let seed = mix(self.spec.seed, 1_000_003 + i as u64);
-        let id = 3_300_000 + (i as u64) * 7 + self.spec.seed % 5;
+        let (seed_base, id_base) = if noise {
+            (9_000_017, 8_800_000)
+        } else {
+            (1_000_003, 3_300_000)
+        };
+        let seed = mix(self.spec.seed, seed_base + i as u64);
+        let id = id_base + (i as u64) * 7 + self.spec.seed % 5;
+        let variant = match (self.spec.title_variants, i % 10) {
+            (true, 3) => 1,
+            (true, 5) => 2,
+            (true, 7) => 3,
+            (true, 9) => 4,
+            _ => 0,
+        };
         let column = self.column_for(st, year, agency_idx);
         let col = &st.columns[column];
         let (y, m, d) = date;
@@ -320,17 +388,26 @@ impl Host {
             ),
             _ => format!("/attach/0/{hex}.pdf"),
         };
+        let kind = if noise {
+            ReportKind::Html
+        } else {
+            self.kind_of(i, year)
+        };
+        let every = self.spec.inconsistent_every;
         let meta = ReportMeta {
             id,
             seed,
             year,
             agency: agency_name(&self.city, agency_idx),
-            kind: self.kind_of(i),
+            kind,
             date,
             column,
             path: path.clone(),
             hex: hex.clone(),
             pdf_path: pdf_path.clone(),
+            variant,
+            noise,
+            inconsistent: !noise && kind == ReportKind::Html && every > 0 && i % every == every - 1,
         };
         let idx = st.reports.len();
         st.by_path.insert(path, idx);
@@ -441,7 +518,9 @@ impl Host {
                 listed_in[i].push(url.clone());
             }
         }
-        let mut order: Vec<usize> = (0..st.reports.len()).collect();
+        let mut order: Vec<usize> = (0..st.reports.len())
+            .filter(|&i| !st.reports[i].noise)
+            .collect();
         order.sort_by(|&a, &b| {
             let (ra, rb) = (&st.reports[a], &st.reports[b]);
             rb.date.cmp(&ra.date).then(rb.id.cmp(&ra.id))
@@ -456,7 +535,7 @@ impl Host {
         let Ok(st) = self.state.lock() else {
             return Vec::new();
         };
-        let mut order: Vec<&ReportMeta> = st.reports.iter().collect();
+        let mut order: Vec<&ReportMeta> = st.reports.iter().filter(|r| !r.noise).collect();
         order.sort_by(|a, b| b.date.cmp(&a.date).then(b.id.cmp(&a.id)));
         order
             .into_iter()
@@ -470,6 +549,7 @@ impl Host {
             url: format!("{}{}", self.base, r.path),
             kind: r.kind,
             report: r.synth(),
+            consistent: !r.inconsistent,
             title: r.title(),
             published: r.published(),
             attachment_link: attachment.then(|| format!("{}{}", self.base, r.attachment_link())),
@@ -484,15 +564,16 @@ impl Host {
             // A poisoned lock means a panic elsewhere; report nothing rather than panic again.
             return self.truth_of(&self.placeholder(year), Vec::new());
         };
-        let i = st.reports.len();
+        let idx = st.reports.len();
         let years = (self.spec.last_year - self.spec.first_year + 1).max(1) as usize;
         let agencies = self.spec.reports.div_ceil(years);
         let j = agencies + st.added;
         st.added += 1;
         let day = (st.added as u32 % 27) + 1;
-        self.push_report(&mut st, i, j, year, (year + 1, 4, day));
+        let i = st.reports.iter().filter(|r| !r.noise).count();
+        self.push_report(&mut st, i, j, year, (year + 1, 4, day), false);
         st.listing_modified = SystemTime::now();
-        let meta = st.reports[i].clone();
+        let meta = st.reports[idx].clone();
         drop(st);
         let url = format!("{}{}", self.base, meta.path);
         self.truth()
@@ -513,6 +594,9 @@ impl Host {
             path: String::new(),
             hex: String::new(),
             pdf_path: String::new(),
+            variant: 0,
+            noise: false,
+            inconsistent: false,
         }
     }
 

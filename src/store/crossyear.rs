@@ -1,0 +1,167 @@
+//! Cross-year checks over an agency's primary reports (warnings, never failures):
+//!
+//! - `carryover_continuity`, per column c of table 三: this year's 二、上年结转[c] equals the
+//!   previous year's 四、结转下年度继续办理[c].
+//! - `in_force_continuity`, format 2021 only, for 规章 and 行政规范性文件: this year's 现行有效件数
+//!   equals last year's + 本年制发件数 − 本年废止件数 (agencies' clean-ups break it often).
+//!
+//! Both compare consecutive years only, and only reports whose tables were read (status `ok`
+//! or `invalid`). A check is `skipped` when a cell it needs holds no number. The instances are
+//! attached to the later year's primary report and recomputed for the whole agency whenever
+//! one of its reports changes.
+
+use std::collections::HashMap;
+
+use rusqlite::Transaction;
+
+use super::Result;
+use super::write::insert_checks;
+use crate::model::{CellState, Check, CheckStatus};
+
+/// Rule names written by this module.
+pub const RULES: [&str; 2] = ["carryover_continuity", "in_force_continuity"];
+
+const COLUMNS: [&str; 7] = [
+    "natural_person",
+    "commercial",
+    "research",
+    "social_org",
+    "legal_service",
+    "other_org",
+    "total",
+];
+
+const IN_FORCE_GROUPS: [&str; 2] = ["rules", "normative"];
+
+/// One primary report of the agency.
+struct YearReport {
+    id: i64,
+    year: i32,
+    format: String,
+}
+
+/// Cells of one year: metric → (value, state).
+type Cells = HashMap<String, (Option<f64>, CellState)>;
+
+/// Recomputes every cross-year check of one agency.
+pub(super) fn refresh(tx: &Transaction, agency_id: i64) -> Result<()> {
+    tx.prepare_cached(
+        "DELETE FROM checks WHERE rule IN ('carryover_continuity', 'in_force_continuity') \
+         AND report_id IN (SELECT id FROM reports WHERE agency_id = ?1)",
+    )?
+    .execute([agency_id])?;
+    let years = primary_years(tx, agency_id)?;
+    if years.len() < 2 {
+        return Ok(());
+    }
+    let cells = cells_by_year(tx, agency_id)?;
+    let empty = Cells::new();
+    for pair in years.windows(2) {
+        let [prev, cur] = pair else { continue };
+        if cur.year != prev.year + 1 {
+            continue;
+        }
+        let prev_cells = cells.get(&prev.year).unwrap_or(&empty);
+        let cur_cells = cells.get(&cur.year).unwrap_or(&empty);
+        let mut checks = carryover(prev_cells, cur_cells);
+        if prev.format == "2021" && cur.format == "2021" {
+            checks.extend(in_force(prev_cells, cur_cells));
+        }
+        insert_checks(tx, cur.id, &checks)?;
+    }
+    Ok(())
+}
+
+fn primary_years(tx: &Transaction, agency_id: i64) -> Result<Vec<YearReport>> {
+    let mut stmt = tx.prepare_cached(
+        "SELECT id, year, format FROM reports WHERE agency_id = ?1 AND is_primary = 1 \
+         AND year IS NOT NULL AND status IN ('ok', 'invalid') ORDER BY year",
+    )?;
+    let rows = stmt.query_map([agency_id], |r| {
+        Ok(YearReport {
+            id: r.get(0)?,
+            year: r.get(1)?,
+            format: r.get(2)?,
+        })
+    })?;
+    Ok(rows.collect::<Result<Vec<_>, _>>()?)
+}
+
+fn cells_by_year(tx: &Transaction, agency_id: i64) -> Result<HashMap<i32, Cells>> {
+    let mut stmt = tx.prepare_cached(
+        "SELECT year, metric, value, state FROM facts WHERE agency_id = ?1 AND \
+         (metric LIKE 'requests.carried_over.%' OR metric LIKE 'requests.carried_forward.%' \
+          OR metric LIKE 'active.rules.%' OR metric LIKE 'active.normative.%')",
+    )?;
+    let mut rows = stmt.query([agency_id])?;
+    let mut out: HashMap<i32, Cells> = HashMap::new();
+    while let Some(r) = rows.next()? {
+        let year: i32 = r.get(0)?;
+        let metric: String = r.get(1)?;
+        let value: Option<f64> = r.get(2)?;
+        let state: String = r.get(3)?;
+        let state = CellState::parse(&state).unwrap_or(CellState::Text);
+        out.entry(year).or_default().insert(metric, (value, state));
+    }
+    Ok(out)
+}
+
+fn number(cells: &Cells, metric: &str) -> Option<f64> {
+    match cells.get(metric) {
+        Some((Some(v), CellState::Number)) => Some(*v),
+        _ => None,
+    }
+}
+
+fn carryover(prev: &Cells, cur: &Cells) -> Vec<Check> {
+    COLUMNS
+        .iter()
+        .map(|c| {
+            let forward = format!("requests.carried_forward.{c}");
+            let over = format!("requests.carried_over.{c}");
+            let expected = number(prev, &forward);
+            let actual = number(cur, &over);
+            Check {
+                rule: RULES[0].into(),
+                subject: (*c).into(),
+                status: compare(expected, actual),
+                expected,
+                actual,
+                metrics: vec![over, forward],
+            }
+        })
+        .collect()
+}
+
+fn in_force(prev: &Cells, cur: &Cells) -> Vec<Check> {
+    IN_FORCE_GROUPS
+        .iter()
+        .map(|g| {
+            let now = format!("active.{g}.in_force");
+            let issued = format!("active.{g}.issued");
+            let repealed = format!("active.{g}.repealed");
+            let actual = number(cur, &now);
+            // Empty 制发/废止 cells count as 0, as inside any sum; the previous stock must be
+            // a number or there is nothing to continue from.
+            let expected = number(prev, &now).map(|base| {
+                base + number(cur, &issued).unwrap_or(0.0) - number(cur, &repealed).unwrap_or(0.0)
+            });
+            Check {
+                rule: RULES[1].into(),
+                subject: (*g).into(),
+                status: compare(expected, actual),
+                expected,
+                actual,
+                metrics: vec![now, issued, repealed],
+            }
+        })
+        .collect()
+}
+
+fn compare(expected: Option<f64>, actual: Option<f64>) -> CheckStatus {
+    match (expected, actual) {
+        (Some(e), Some(a)) if (e - a).abs() < 1e-9 => CheckStatus::Pass,
+        (Some(_), Some(_)) => CheckStatus::Fail,
+        _ => CheckStatus::Skipped,
+    }
+}

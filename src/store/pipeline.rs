@@ -1,0 +1,418 @@
+//! Bulk operations over the archive: importing local files and re-parsing archived reports.
+//!
+//! Both run the same three-stage pipeline: a feeder thread reads bytes (files, or bodies
+//! through a second, read-only connection), worker threads parse, and the calling thread writes,
+//! one transaction per report. Parsing is the expensive part and spreads over the cores; the
+//! single writer is what SQLite wants anyway.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc::{SyncSender, sync_channel};
+use std::sync::{Arc, Mutex};
+
+use serde::Serialize;
+
+use super::{AgencyHint, Archive, DocumentKind, NewDocument, Result, StoreError};
+use super::{facts_diff, parse_digest, sha256_hex};
+use crate::model::{ParsedReport, YearSource};
+use crate::report::{self, Input, PARSER_VERSION};
+
+/// Options of [`import_files`].
+#[derive(Debug, Clone, Default)]
+pub struct ImportOptions {
+    /// Agency and region of every imported file.
+    pub hint: AgencyHint,
+    /// Report year to record when the caller knows it better than the page.
+    pub year: Option<i32>,
+    /// Parser threads; 0 means one per core.
+    pub workers: usize,
+}
+
+/// What [`import_files`] did.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct ImportSummary {
+    /// Files read.
+    pub files: usize,
+    /// Reports written (new, or re-parsed by a newer parser).
+    pub imported: usize,
+    /// Files already in the archive with the same content and parser version.
+    pub already_archived: usize,
+    /// Facts extracted from the imported reports.
+    pub facts: usize,
+    pub by_status: BTreeMap<String, usize>,
+    /// Files that could not be imported, with the reason.
+    pub errors: Vec<(String, String)>,
+}
+
+/// Options of [`reparse`].
+#[derive(Debug, Clone, Default)]
+pub struct ReparseOptions {
+    /// Parser threads; 0 means one per core.
+    pub workers: usize,
+}
+
+/// A report whose status changed on re-parsing.
+#[derive(Debug, Clone, Serialize)]
+pub struct StatusChange {
+    pub report_id: Option<i64>,
+    pub url: String,
+    pub agency: Option<String>,
+    pub year: Option<i32>,
+    pub from: Option<String>,
+    pub to: String,
+}
+
+/// What [`reparse`] did.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct ReparseSummary {
+    /// Report documents parsed.
+    pub documents: usize,
+    /// Reports whose parse result differs from the stored one (and were rewritten).
+    pub changed_reports: usize,
+    /// Facts that differ, over all changed reports.
+    pub facts_changed: usize,
+    pub status_changes: Vec<StatusChange>,
+    /// Documents that could not be re-parsed or stored, with the reason.
+    pub errors: Vec<(String, String)>,
+}
+
+/// A body read from the archive, or why it could not be.
+type SourceItem = std::result::Result<(super::ReportSource, Vec<u8>), (String, String)>;
+
+/// A file to parse, `None` when it is already archived, or why it could not be read.
+type FileJob = std::result::Result<Option<FileItem>, (String, String)>;
+
+/// One file read by the feeder.
+struct FileItem {
+    url: String,
+    bytes: Vec<u8>,
+    sha256: String,
+    content_type: Option<&'static str>,
+}
+
+/// Imports local report files (HTML or text) as if fetched: each becomes a `report` document
+/// and a report. Directories are walked for `.html`, `.htm`, `.shtml` and `.txt` files.
+/// Re-importing a file with the same path and content is a no-op.
+pub fn import_files(
+    archive: &mut Archive,
+    paths: &[PathBuf],
+    opts: &ImportOptions,
+    tick: &mut dyn FnMut(),
+) -> Result<ImportSummary> {
+    let files = expand_paths(paths)?;
+    let mut summary = ImportSummary {
+        files: files.len(),
+        ..Default::default()
+    };
+    let path = archive.path().to_path_buf();
+    let feed = |tx: &SyncSender<FileJob>, stop: &AtomicBool| {
+        // A second connection lets the feeder skip files already archived, so a resumed
+        // import does not parse them again.
+        let reader = Archive::open_read_only(&path)?;
+        for file in &files {
+            if stop.load(Ordering::Relaxed) {
+                break;
+            }
+            let job = match read_file(file) {
+                Ok(item) => match reader.report_for(&item.url, &item.sha256)? {
+                    Some((_, v)) if v == PARSER_VERSION as i64 => Ok(None),
+                    _ => Ok(Some(item)),
+                },
+                Err(e) => Err(e),
+            };
+            if tx.send(job).is_err() {
+                break;
+            }
+        }
+        Ok(())
+    };
+    let work = |job: FileJob| {
+        job.map(|item| {
+            item.map(|f| {
+                let mut parsed = report::parse(&Input {
+                    bytes: &f.bytes,
+                    source: &f.url,
+                    content_type: f.content_type,
+                });
+                if let Some(y) = opts.year {
+                    parsed.year = Some(y);
+                    parsed.year_source = YearSource::Given;
+                }
+                (f, parsed)
+            })
+        })
+    };
+    let sink = |out: std::result::Result<Option<(FileItem, ParsedReport)>, (String, String)>| {
+        tick();
+        let (file, parsed) = match out {
+            Ok(Some(x)) => x,
+            Ok(None) => {
+                summary.already_archived += 1;
+                return Ok(());
+            }
+            Err(e) => {
+                summary.errors.push(e);
+                return Ok(());
+            }
+        };
+        // The same file may be named twice in one run.
+        if let Some((_, version)) = archive.report_for(&file.url, &file.sha256)?
+            && version == PARSER_VERSION as i64
+        {
+            summary.already_archived += 1;
+            return Ok(());
+        }
+        let (declared, detected) = encodings(&parsed.encoding);
+        let doc = NewDocument {
+            url: &file.url,
+            final_url: None,
+            fetched_at: None,
+            http_status: None,
+            headers: None,
+            content_type: file.content_type,
+            declared_encoding: declared,
+            detected_encoding: Some(detected),
+            bytes: &file.bytes,
+            kind: DocumentKind::Report,
+        };
+        match archive.store_report(&doc, &parsed, &opts.hint) {
+            Ok(_) => {
+                summary.imported += 1;
+                summary.facts += parsed.facts.len();
+                *summary
+                    .by_status
+                    .entry(parsed.status.as_str().to_string())
+                    .or_default() += 1;
+                Ok(())
+            }
+            Err(StoreError::Invalid(msg)) => {
+                summary.errors.push((file.url.clone(), msg));
+                Ok(())
+            }
+            Err(e) => Err(e),
+        }
+    };
+    run_pipeline(workers(opts.workers), feed, work, sink)?;
+    Ok(summary)
+}
+
+/// Re-runs the current parser over every archived report document, offline. Reports whose
+/// parse result is unchanged are left alone; changed ones are replaced atomically (report,
+/// facts, checks, primary choice, cross-year checks).
+pub fn reparse(
+    archive: &mut Archive,
+    opts: &ReparseOptions,
+    tick: &mut dyn FnMut(),
+) -> Result<ReparseSummary> {
+    let sources = archive.report_sources()?;
+    let mut summary = ReparseSummary {
+        documents: sources.len(),
+        ..Default::default()
+    };
+    let path = archive.path().to_path_buf();
+    let feed = move |tx: &SyncSender<SourceItem>, stop: &AtomicBool| {
+        let reader = Archive::open_read_only(&path)?;
+        for src in sources {
+            if stop.load(Ordering::Relaxed) {
+                break;
+            }
+            let item = match reader.raw_bytes(&src.sha256) {
+                Ok(Some(bytes)) => Ok((src, bytes)),
+                Ok(None) => Err((src.url.clone(), format!("body {} is missing", src.sha256))),
+                Err(e) => Err((src.url.clone(), e.to_string())),
+            };
+            if tx.send(item).is_err() {
+                break;
+            }
+        }
+        Ok(())
+    };
+    let work = |item: SourceItem| {
+        item.map(|(src, bytes)| {
+            let mut parsed = report::parse(&Input {
+                bytes: &bytes,
+                source: &src.url,
+                content_type: src.content_type.as_deref(),
+            });
+            if src.year_source.as_deref() == Some(YearSource::Given.as_str()) {
+                parsed.year = src.year;
+                parsed.year_source = YearSource::Given;
+            }
+            (src, parsed)
+        })
+    };
+    let sink = |out: std::result::Result<(super::ReportSource, ParsedReport), (String, String)>| {
+        tick();
+        let (src, parsed) = match out {
+            Ok(x) => x,
+            Err(e) => {
+                summary.errors.push(e);
+                return Ok(());
+            }
+        };
+        let digest = parse_digest(&parsed)?;
+        if src.parse_sha256.as_deref() == Some(digest.as_str())
+            && src.parser_version == Some(PARSER_VERSION as i64)
+        {
+            return Ok(());
+        }
+        let old_facts = match src.report_id {
+            Some(id) => archive.report(id)?.map(|r| r.facts).unwrap_or_default(),
+            None => Vec::new(),
+        };
+        let hint = AgencyHint {
+            name: src.agency.clone(),
+            region: src.region.clone().unwrap_or_default(),
+            portal: src.portal.clone(),
+        };
+        let doc = super::DocumentRef {
+            id: src.document_id,
+            sha256: src.sha256.clone(),
+            is_new_body: false,
+            is_new_document: false,
+        };
+        match archive.ingest_report(&doc, &parsed, &hint) {
+            Ok(_) => {}
+            Err(StoreError::Invalid(msg)) => {
+                summary.errors.push((src.url.clone(), msg));
+                return Ok(());
+            }
+            Err(e) => return Err(e),
+        }
+        summary.changed_reports += 1;
+        summary.facts_changed += facts_diff(&old_facts, &parsed.facts);
+        if src.status.as_deref() != Some(parsed.status.as_str()) {
+            summary.status_changes.push(StatusChange {
+                report_id: src.report_id,
+                url: src.url.clone(),
+                agency: src.agency.clone(),
+                year: parsed.year,
+                from: src.status.clone(),
+                to: parsed.status.as_str().to_string(),
+            });
+        }
+        Ok(())
+    };
+    run_pipeline(workers(opts.workers), feed, work, sink)?;
+    Ok(summary)
+}
+
+fn workers(requested: usize) -> usize {
+    if requested > 0 {
+        return requested;
+    }
+    std::thread::available_parallelism().map_or(2, |n| n.get())
+}
+
+/// feeder → `workers` parser threads → `sink` on the calling thread. Bounded channels keep
+/// memory flat. A fatal sink error stops the feeder and is returned once the threads drained.
+fn run_pipeline<I: Send, O: Send>(
+    workers: usize,
+    feed: impl FnOnce(&SyncSender<I>, &AtomicBool) -> Result<()> + Send,
+    work: impl Fn(I) -> O + Sync,
+    mut sink: impl FnMut(O) -> Result<()>,
+) -> Result<()> {
+    let (in_tx, in_rx) = sync_channel::<I>(workers * 4);
+    let in_rx = Arc::new(Mutex::new(in_rx));
+    let (out_tx, out_rx) = sync_channel::<O>(workers * 4);
+    let stop = AtomicBool::new(false);
+    std::thread::scope(|s| {
+        let stop_ref = &stop;
+        let feeder = s.spawn(move || feed(&in_tx, stop_ref));
+        for _ in 0..workers {
+            let in_rx = Arc::clone(&in_rx);
+            let out_tx = out_tx.clone();
+            let work = &work;
+            s.spawn(move || {
+                loop {
+                    let next = match in_rx.lock() {
+                        Ok(rx) => rx.recv(),
+                        Err(_) => break,
+                    };
+                    let Ok(item) = next else { break };
+                    if out_tx.send(work(item)).is_err() {
+                        break;
+                    }
+                }
+            });
+        }
+        drop(out_tx);
+        let mut result = Ok(());
+        for out in out_rx.iter() {
+            if result.is_err() {
+                continue; // drain so the workers and the feeder can finish
+            }
+            if let Err(e) = sink(out) {
+                stop.store(true, Ordering::Relaxed);
+                result = Err(e);
+            }
+        }
+        let fed = feeder
+            .join()
+            .unwrap_or_else(|_| Err(StoreError::Invalid("the reader thread panicked".into())));
+        result.and(fed)
+    })
+}
+
+fn read_file(path: &Path) -> std::result::Result<FileItem, (String, String)> {
+    let url = std::fs::canonicalize(path)
+        .unwrap_or_else(|_| path.to_path_buf())
+        .to_string_lossy()
+        .into_owned();
+    let bytes = std::fs::read(path).map_err(|e| (url.clone(), format!("cannot read: {e}")))?;
+    Ok(FileItem {
+        sha256: sha256_hex(&bytes),
+        content_type: content_type_for(path),
+        url,
+        bytes,
+    })
+}
+
+fn content_type_for(path: &Path) -> Option<&'static str> {
+    let ext = path.extension()?.to_str()?.to_ascii_lowercase();
+    match ext.as_str() {
+        "html" | "htm" | "shtml" | "xhtml" => Some("text/html"),
+        "txt" | "text" => Some("text/plain"),
+        _ => None,
+    }
+}
+
+/// `gb18030 (meta)` → declared `gb18030` (the page or header named it), detected
+/// `gb18030 (meta)`; a detector guess declares nothing.
+fn encodings(description: &str) -> (Option<&str>, &str) {
+    let name = description.split_whitespace().next().unwrap_or(description);
+    let declared = ["(meta)", "(header)", "(bom)"]
+        .iter()
+        .any(|s| description.ends_with(s))
+        .then_some(name);
+    (declared, description)
+}
+
+/// Files as given, directories walked (sorted, so imports are reproducible).
+fn expand_paths(paths: &[PathBuf]) -> Result<Vec<PathBuf>> {
+    let mut out = Vec::new();
+    for p in paths {
+        if p.is_dir() {
+            walk(p, &mut out)?;
+        } else {
+            out.push(p.clone());
+        }
+    }
+    Ok(out)
+}
+
+fn walk(dir: &Path, out: &mut Vec<PathBuf>) -> Result<()> {
+    let mut entries: Vec<PathBuf> = std::fs::read_dir(dir)?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .collect();
+    entries.sort();
+    for p in entries {
+        if p.is_dir() {
+            walk(&p, out)?;
+        } else if content_type_for(&p).is_some() {
+            out.push(p);
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,592 @@
+//! Writing: documents (deduplicated bodies), reports, checks, and the facts of the chosen
+//! report of each agency-year.
+//!
+//! Every public method runs in one transaction. [`Archive::store_report`] puts a document and
+//! its parsed report together, so an import killed at any moment leaves either both or neither.
+
+use std::borrow::Cow;
+use std::collections::HashSet;
+
+use rusqlite::{OptionalExtension, Transaction, TransactionBehavior, params};
+use sha2::{Digest, Sha256};
+
+use super::{Archive, Result, StoreError, crossyear, now_rfc3339};
+use crate::model::{CellState, Check, Fact, ParsedReport};
+
+/// zstd level for raw bodies and fact blobs: level 9 is several times faster than 19 and
+/// within a few percent of its ratio on HTML.
+const ZSTD_LEVEL: i32 = 9;
+
+/// What a document was fetched as.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DocumentKind {
+    /// A column or search listing page.
+    Listing,
+    /// A report page (HTML or text), or an imported report file.
+    Report,
+    /// A linked file (PDF, DOC, DOCX, WPS, XLS, OFD).
+    Attachment,
+    /// Anything else worth keeping.
+    Other,
+}
+
+impl DocumentKind {
+    /// The stable string stored in `documents.kind`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DocumentKind::Listing => "listing",
+            DocumentKind::Report => "report",
+            DocumentKind::Attachment => "attachment",
+            DocumentKind::Other => "other",
+        }
+    }
+}
+
+/// A fetched or imported document to archive.
+#[derive(Debug, Clone, Copy)]
+pub struct NewDocument<'a> {
+    /// The URL requested, or the absolute path of an imported file.
+    pub url: &'a str,
+    /// The URL after redirects, when different.
+    pub final_url: Option<&'a str>,
+    /// RFC 3339 UTC; `None` means now.
+    pub fetched_at: Option<&'a str>,
+    pub http_status: Option<u16>,
+    /// Response headers as a JSON object.
+    pub headers: Option<&'a str>,
+    pub content_type: Option<&'a str>,
+    /// The charset the server or page declared.
+    pub declared_encoding: Option<&'a str>,
+    /// The encoding actually used to decode it.
+    pub detected_encoding: Option<&'a str>,
+    /// The body exactly as received.
+    pub bytes: &'a [u8],
+    pub kind: DocumentKind,
+}
+
+/// An archived document.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DocumentRef {
+    pub id: i64,
+    /// Hex sha256 of the body.
+    pub sha256: String,
+    /// Whether the body was not in the archive before.
+    pub is_new_body: bool,
+    /// Whether no document with the same url and body existed before.
+    pub is_new_document: bool,
+}
+
+/// `reports.id`.
+pub type ReportId = i64;
+
+/// Who published a report, as known to the caller (the seed, or `gknb import --agency`).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AgencyHint {
+    /// The agency's name; when `None`, the name the parser found in the page is used.
+    pub name: Option<String>,
+    /// Region code qualifying the name (names such as 民政局 repeat across the country).
+    pub region: String,
+    /// The portal the agency publishes on.
+    pub portal: Option<String>,
+}
+
+impl Archive {
+    /// Archives a document. Identical bodies are stored once; the same url with the same body
+    /// is the same document (its `last_seen_at` is refreshed).
+    pub fn put_document(&mut self, doc: &NewDocument) -> Result<DocumentRef> {
+        self.ensure_writable()?;
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let r = put_document_tx(&tx, doc)?;
+        tx.commit()?;
+        Ok(r)
+    }
+
+    /// Records (or replaces) the report parsed from an archived document: agency upsert,
+    /// report row, checks, choice of the agency-year's primary report, its facts, and the
+    /// agency's cross-year checks, all in one transaction.
+    pub fn ingest_report(
+        &mut self,
+        doc: &DocumentRef,
+        parsed: &ParsedReport,
+        hint: &AgencyHint,
+    ) -> Result<ReportId> {
+        self.ensure_writable()?;
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let id = ingest_tx(&tx, doc.id, parsed, hint)?;
+        tx.commit()?;
+        Ok(id)
+    }
+
+    /// [`Archive::put_document`] and [`Archive::ingest_report`] in one transaction.
+    pub fn store_report(
+        &mut self,
+        doc: &NewDocument,
+        parsed: &ParsedReport,
+        hint: &AgencyHint,
+    ) -> Result<(DocumentRef, ReportId)> {
+        self.ensure_writable()?;
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let d = put_document_tx(&tx, doc)?;
+        let id = ingest_tx(&tx, d.id, parsed, hint)?;
+        tx.commit()?;
+        Ok((d, id))
+    }
+
+    /// Records a run of a command in `runs`; returns its id.
+    pub fn start_run(&mut self, command: &str) -> Result<i64> {
+        self.ensure_writable()?;
+        Ok(self.conn.query_row(
+            "INSERT INTO runs (started_at, command) VALUES (?1, ?2) RETURNING id",
+            params![now_rfc3339(), command],
+            |r| r.get(0),
+        )?)
+    }
+
+    /// Closes a run with a JSON summary.
+    pub fn finish_run(&mut self, run: i64, summary: &serde_json::Value) -> Result<()> {
+        self.ensure_writable()?;
+        self.conn.execute(
+            "UPDATE runs SET finished_at = ?1, summary_json = ?2 WHERE id = ?3",
+            params![now_rfc3339(), summary.to_string(), run],
+        )?;
+        Ok(())
+    }
+}
+
+/// Hex sha256 of a body, the key of `bodies`.
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    hex::encode(Sha256::digest(bytes))
+}
+
+fn put_document_tx(tx: &Transaction, doc: &NewDocument) -> Result<DocumentRef> {
+    let sha = sha256_hex(doc.bytes);
+    let is_new_body = tx
+        .prepare_cached("SELECT 1 FROM bodies WHERE sha256 = ?1")?
+        .query_row([&sha], |_| Ok(()))
+        .optional()?
+        .is_none();
+    if is_new_body {
+        let data = zstd::bulk::compress(doc.bytes, ZSTD_LEVEL)?;
+        tx.prepare_cached(
+            "INSERT INTO bodies (sha256, size, compression, data) VALUES (?1, ?2, 'zstd', ?3)",
+        )?
+        .execute(params![sha, doc.bytes.len() as i64, data])?;
+    }
+    let now = now_rfc3339();
+    let existing: Option<i64> = tx
+        .prepare_cached("SELECT id FROM documents WHERE url = ?1 AND sha256 = ?2")?
+        .query_row(params![doc.url, sha], |r| r.get(0))
+        .optional()?;
+    if let Some(id) = existing {
+        tx.prepare_cached("UPDATE documents SET last_seen_at = ?1 WHERE id = ?2")?
+            .execute(params![now, id])?;
+        return Ok(DocumentRef {
+            id,
+            sha256: sha,
+            is_new_body,
+            is_new_document: false,
+        });
+    }
+    let fetched_at = doc.fetched_at.map(str::to_string).unwrap_or(now.clone());
+    let id = tx
+        .prepare_cached(
+            "INSERT INTO documents (url, final_url, fetched_at, last_seen_at, http_status, headers, \
+             content_type, declared_encoding, detected_encoding, sha256, size, kind) \
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12) RETURNING id",
+        )?
+        .query_row(
+            params![
+                doc.url,
+                doc.final_url,
+                fetched_at,
+                now,
+                doc.http_status,
+                doc.headers,
+                doc.content_type,
+                doc.declared_encoding,
+                doc.detected_encoding,
+                sha,
+                doc.bytes.len() as i64,
+                doc.kind.as_str()
+            ],
+            |r| r.get(0),
+        )?;
+    Ok(DocumentRef {
+        id,
+        sha256: sha,
+        is_new_body,
+        is_new_document: true,
+    })
+}
+
+/// Severity of a check rule: the accounting identities are errors, cross-year and other
+/// soft rules are warnings.
+pub(super) fn severity(rule: &str) -> &'static str {
+    if rule.starts_with("T3-") || rule == "T4" {
+        "error"
+    } else {
+        "warning"
+    }
+}
+
+fn ingest_tx(
+    tx: &Transaction,
+    document_id: i64,
+    parsed: &ParsedReport,
+    hint: &AgencyHint,
+) -> Result<ReportId> {
+    let (url, sha): (String, String) = tx
+        .prepare_cached("SELECT coalesce(final_url, url), sha256 FROM documents WHERE id = ?1")?
+        .query_row([document_id], |r| Ok((r.get(0)?, r.get(1)?)))
+        .optional()?
+        .ok_or_else(|| StoreError::Invalid(format!("no document with id {document_id}")))?;
+    let name = hint
+        .name
+        .as_deref()
+        .or(parsed.agency.as_deref())
+        .map(str::trim)
+        .filter(|n| !n.is_empty())
+        .ok_or_else(|| {
+            StoreError::Invalid(format!(
+                "{url}: the publishing agency is unknown (not given and not found in the page); pass it with --agency"
+            ))
+        })?;
+    let agency_id = upsert_agency(tx, name, &hint.region, hint.portal.as_deref())?;
+    let old: Option<(ReportId, i64, Option<i32>)> = tx
+        .prepare_cached("SELECT id, agency_id, year FROM reports WHERE document_id = ?1")?
+        .query_row([document_id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+        .optional()?;
+    let facts = unique_facts(&parsed.facts);
+    let facts_zst = encode_facts(&facts)?;
+    let parse_sha = parse_digest(parsed)?;
+    let failed = parsed
+        .failed_checks()
+        .filter(|c| severity(&c.rule) == "error")
+        .count() as i64;
+    let warnings = serde_json::to_string(&parsed.warnings).map_err(json_err)?;
+    let attachments = serde_json::to_string(&parsed.attachments).map_err(json_err)?;
+    let now = now_rfc3339();
+    let values = params![
+        document_id,
+        agency_id,
+        parsed.year,
+        parsed.year_source.as_str(),
+        parsed.title,
+        url,
+        parsed.published,
+        parsed.format.as_str(),
+        parsed.status.as_str(),
+        parsed.reason,
+        parsed.encoding,
+        crate::report::PARSER_VERSION,
+        sha,
+        facts.len() as i64,
+        parsed.checks.len() as i64,
+        failed,
+        warnings,
+        attachments,
+        facts_zst,
+        parse_sha,
+        now
+    ];
+    let report_id = match old {
+        Some((id, _, _)) => {
+            tx.prepare_cached(
+                "UPDATE reports SET agency_id = ?2, year = ?3, year_source = ?4, \
+                 title = ?5, url = ?6, published = ?7, format = ?8, status = ?9, reason = ?10, \
+                 encoding = ?11, parser_version = ?12, document_sha256 = ?13, fact_count = ?14, \
+                 check_count = ?15, failed_checks = ?16, warnings = ?17, attachments = ?18, \
+                 facts_zst = ?19, parse_sha256 = ?20, parsed_at = ?21 WHERE document_id = ?1",
+            )?
+            .execute(values)?;
+            tx.prepare_cached("DELETE FROM checks WHERE report_id = ?1")?
+                .execute([id])?;
+            id
+        }
+        None => tx
+            .prepare_cached(
+                "INSERT INTO reports (document_id, agency_id, year, year_source, title, url, \
+                 published, format, status, reason, encoding, parser_version, document_sha256, \
+                 fact_count, check_count, failed_checks, warnings, attachments, facts_zst, \
+                 parse_sha256, parsed_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, \
+                 ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21) RETURNING id",
+            )?
+            .query_row(values, |r| r.get(0))?,
+    };
+    insert_checks(tx, report_id, &parsed.checks)?;
+    refresh_group(tx, agency_id, parsed.year, report_id, Some(&facts))?;
+    if let Some((_, old_agency, old_year)) = old {
+        if (old_agency, old_year) != (agency_id, parsed.year) {
+            refresh_group(tx, old_agency, old_year, report_id, None)?;
+        }
+        if old_agency != agency_id {
+            crossyear::refresh(tx, old_agency)?;
+        }
+    }
+    crossyear::refresh(tx, agency_id)?;
+    Ok(report_id)
+}
+
+fn upsert_agency(tx: &Transaction, name: &str, region: &str, portal: Option<&str>) -> Result<i64> {
+    Ok(tx
+        .prepare_cached(
+            "INSERT INTO agencies (name, region, portal, first_seen_at) VALUES (?1, ?2, ?3, ?4) \
+             ON CONFLICT (region, name) DO UPDATE SET portal = coalesce(excluded.portal, portal) \
+             RETURNING id",
+        )?
+        .query_row(params![name, region, portal, now_rfc3339()], |r| r.get(0))?)
+}
+
+pub(super) fn insert_checks(tx: &Transaction, report_id: ReportId, checks: &[Check]) -> Result<()> {
+    let mut stmt = tx.prepare_cached(
+        "INSERT INTO checks (report_id, rule, subject, status, severity, expected, actual, \
+         metrics_id) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+    )?;
+    for c in checks {
+        let metrics = serde_json::to_string(&c.metrics).map_err(json_err)?;
+        let metrics_id = metrics_id(tx, &metrics)?;
+        stmt.execute(params![
+            report_id,
+            c.rule,
+            c.subject,
+            c.status.as_str(),
+            severity(&c.rule),
+            c.expected,
+            c.actual,
+            metrics_id
+        ])?;
+    }
+    Ok(())
+}
+
+/// The metric lists of check instances repeat from report to report (the same rule and
+/// subject always involve the same cells), so they are stored once in `check_metrics`: this
+/// halves the size of the archive.
+fn metrics_id(tx: &Transaction, metrics: &str) -> Result<i64> {
+    let found: Option<i64> = tx
+        .prepare_cached("SELECT id FROM check_metrics WHERE metrics = ?1")?
+        .query_row([metrics], |r| r.get(0))
+        .optional()?;
+    if let Some(id) = found {
+        return Ok(id);
+    }
+    Ok(tx
+        .prepare_cached("INSERT INTO check_metrics (metrics) VALUES (?1) RETURNING id")?
+        .query_row([metrics], |r| r.get(0))?)
+}
+
+/// The SQL ranking of reports within an agency-year, best first. Documented in
+/// `docs/schema.md` ("Which report is primary"); keep the two in step.
+const PRIMARY_ORDER: &str = "CASE r.status WHEN 'ok' THEN 0 WHEN 'invalid' THEN 1 ELSE 2 END, \
+     CASE WHEN (r.format = '2019' AND r.year IN (2019, 2020)) \
+            OR (r.format = '2021' AND r.year >= 2021) THEN 0 ELSE 1 END, \
+     r.fact_count DESC, d.fetched_at DESC, r.id DESC";
+
+/// Chooses the primary report of one agency-year, marks the others as its duplicates, and
+/// makes `facts` hold the primary's facts. `written` is the report just written; `fresh` its
+/// facts when it belongs to this agency-year. A primary report's facts live only in `facts`
+/// (its `facts_zst` is NULL); a demoted primary gets them back in its blob.
+fn refresh_group(
+    tx: &Transaction,
+    agency_id: i64,
+    year: Option<i32>,
+    written: ReportId,
+    fresh: Option<&[Fact]>,
+) -> Result<()> {
+    let Some(year) = year else {
+        // Without a year there is no agency-year to be primary for.
+        if fresh.is_some() {
+            tx.prepare_cached(
+                "UPDATE reports SET is_primary = 0, duplicate_of = NULL WHERE id = ?1",
+            )?
+            .execute([written])?;
+        }
+        return Ok(());
+    };
+    let sql = format!(
+        "SELECT r.id FROM reports r JOIN documents d ON d.id = r.document_id \
+         WHERE r.agency_id = ?1 AND r.year = ?2 ORDER BY {PRIMARY_ORDER} LIMIT 1"
+    );
+    let primary: Option<ReportId> = tx
+        .prepare_cached(&sql)?
+        .query_row(params![agency_id, year], |r| r.get(0))
+        .optional()?;
+    let current: Option<ReportId> = tx
+        .prepare_cached("SELECT report_id FROM facts WHERE agency_id = ?1 AND year = ?2 LIMIT 1")?
+        .query_row(params![agency_id, year], |r| r.get(0))
+        .optional()?;
+    let Some(primary) = primary else {
+        // Only `written` can have left the group, and its blob is already current.
+        tx.prepare_cached("DELETE FROM facts WHERE agency_id = ?1 AND year = ?2")?
+            .execute(params![agency_id, year])?;
+        return Ok(());
+    };
+    tx.prepare_cached(
+        "UPDATE reports SET is_primary = (id = ?1), \
+         duplicate_of = CASE WHEN id = ?1 THEN NULL ELSE ?1 END \
+         WHERE agency_id = ?2 AND year = ?3 \
+           AND (is_primary != (id = ?1) OR duplicate_of IS NOT CASE WHEN id = ?1 THEN NULL ELSE ?1 END)",
+    )?
+    .execute(params![primary, agency_id, year])?;
+    let fresh_is_primary = fresh.is_some() && primary == written;
+    if current == Some(primary) && !fresh_is_primary {
+        return Ok(());
+    }
+    if let Some(old) = current
+        && old != primary
+        && old != written
+    {
+        let kept = group_facts(tx, agency_id, year)?;
+        tx.prepare_cached("UPDATE reports SET facts_zst = ?1 WHERE id = ?2")?
+            .execute(params![encode_facts(&kept)?, old])?;
+    }
+    tx.prepare_cached("DELETE FROM facts WHERE agency_id = ?1 AND year = ?2")?
+        .execute(params![agency_id, year])?;
+    match fresh {
+        Some(facts) if fresh_is_primary => insert_facts(tx, agency_id, year, primary, facts)?,
+        _ => {
+            let blob: Option<Vec<u8>> = tx
+                .prepare_cached("SELECT facts_zst FROM reports WHERE id = ?1")?
+                .query_row([primary], |r| r.get(0))?;
+            let blob = blob.ok_or_else(|| {
+                StoreError::Corrupt(format!(
+                    "report {primary} has neither facts in `facts` nor a facts blob"
+                ))
+            })?;
+            insert_facts(tx, agency_id, year, primary, &decode_facts(&blob)?)?;
+        }
+    }
+    tx.prepare_cached("UPDATE reports SET facts_zst = NULL WHERE id = ?1")?
+        .execute([primary])?;
+    Ok(())
+}
+
+/// The facts of one agency-year as stored in `facts`.
+pub(super) fn group_facts(
+    tx: &rusqlite::Connection,
+    agency_id: i64,
+    year: i32,
+) -> Result<Vec<Fact>> {
+    let mut stmt = tx.prepare_cached(
+        "SELECT metric, value, state, raw, report_table, source_row, source_col FROM facts \
+         WHERE agency_id = ?1 AND year = ?2",
+    )?;
+    let mut rows = stmt.query(params![agency_id, year])?;
+    let mut out = Vec::new();
+    while let Some(r) = rows.next()? {
+        let state: String = r.get(2)?;
+        out.push(Fact {
+            metric: r.get(0)?,
+            value: r.get(1)?,
+            state: CellState::parse(&state)
+                .ok_or_else(|| StoreError::Corrupt(format!("facts.state {state:?}")))?,
+            raw: r.get(3)?,
+            table: r.get(4)?,
+            row: r.get(5)?,
+            col: r.get(6)?,
+        });
+    }
+    Ok(out)
+}
+
+/// The parser's facts with any repeated metric dropped (the first cell wins: the key is the
+/// table's identity), so counts, blobs and `facts` rows always agree.
+fn unique_facts(facts: &[Fact]) -> Cow<'_, [Fact]> {
+    let mut seen = HashSet::with_capacity(facts.len());
+    if facts.iter().all(|f| seen.insert(f.metric.as_str())) {
+        return Cow::Borrowed(facts);
+    }
+    let mut seen = HashSet::with_capacity(facts.len());
+    Cow::Owned(
+        facts
+            .iter()
+            .filter(|f| seen.insert(f.metric.as_str()))
+            .cloned()
+            .collect(),
+    )
+}
+
+fn insert_facts(
+    tx: &Transaction,
+    agency_id: i64,
+    year: i32,
+    report_id: ReportId,
+    facts: &[Fact],
+) -> Result<()> {
+    let mut stmt = tx.prepare_cached(
+        "INSERT INTO facts (agency_id, year, metric, value, state, raw, report_id, report_table, \
+         source_row, source_col) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+    )?;
+    for f in facts {
+        stmt.execute(params![
+            agency_id,
+            year,
+            f.metric,
+            f.value.filter(|v| v.is_finite()),
+            f.state.as_str(),
+            f.raw,
+            report_id,
+            f.table,
+            f.row,
+            f.col
+        ])?;
+    }
+    Ok(())
+}
+
+/// Every report's own facts, compressed: the source `facts` is refilled from when the primary
+/// report of an agency-year changes, and what `reparse` compares against.
+pub(super) fn encode_facts(facts: &[Fact]) -> Result<Vec<u8>> {
+    let json = serde_json::to_vec(facts).map_err(json_err)?;
+    Ok(zstd::bulk::compress(&json, ZSTD_LEVEL)?)
+}
+
+/// Inverse of [`encode_facts`].
+pub(super) fn decode_facts(blob: &[u8]) -> Result<Vec<Fact>> {
+    let json = zstd::decode_all(blob)?;
+    serde_json::from_slice(&json).map_err(|e| StoreError::Corrupt(format!("facts blob: {e}")))
+}
+
+/// Digest of everything the parser said about a document, to tell changed parses apart.
+pub fn parse_digest(parsed: &ParsedReport) -> Result<String> {
+    let json = serde_json::to_vec(parsed).map_err(json_err)?;
+    Ok(sha256_hex(&json))
+}
+
+fn json_err(e: serde_json::Error) -> StoreError {
+    StoreError::Invalid(format!("cannot serialise: {e}"))
+}
+
+/// Number of metrics whose cell differs between two parses of the same report (value, state,
+/// raw text or position), counting metrics present in only one of them.
+pub fn facts_diff(old: &[Fact], new: &[Fact]) -> usize {
+    use std::collections::HashMap;
+    let old_by: HashMap<&str, &Fact> = old.iter().map(|f| (f.metric.as_str(), f)).collect();
+    let new_by: HashMap<&str, &Fact> = new.iter().map(|f| (f.metric.as_str(), f)).collect();
+    let changed = new_by
+        .iter()
+        .filter(|(k, f)| old_by.get(*k).is_none_or(|o| !same_fact(o, f)))
+        .count();
+    let removed = old_by.keys().filter(|k| !new_by.contains_key(*k)).count();
+    changed + removed
+}
+
+fn same_fact(a: &Fact, b: &Fact) -> bool {
+    let same_value = match (a.value, b.value) {
+        (Some(x), Some(y)) => x == y || (x.is_nan() && y.is_nan()),
+        (None, None) => true,
+        _ => false,
+    };
+    same_value
+        && a.state == b.state
+        && a.raw == b.raw
+        && a.table == b.table
+        && a.row == b.row
+        && a.col == b.col
+}
