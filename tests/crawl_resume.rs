@@ -64,14 +64,13 @@ fn crawl_cmd(seeds: &Path, db: &Path) -> Command {
     cmd
 }
 
-/// (url → body sha256) of every archived report page, and (url → parsed JSON).
+/// (url → body sha256) and (url → digest of the parse) of every ingested report.
 fn archive_reports(db: &Path) -> (BTreeMap<String, String>, BTreeMap<String, String>) {
     let conn = rusqlite::Connection::open(db).unwrap();
     let mut st = conn
         .prepare(
-            "SELECT f.url, f.sha256, r.parsed FROM crawl_frontier f
-             JOIN crawl_reports r ON r.sha256 = f.sha256
-             WHERE f.kind = 'report' AND f.state = 'done'",
+            "SELECT d.url, r.document_sha256, r.parse_sha256 FROM reports r
+             JOIN documents d ON d.id = r.document_id",
         )
         .unwrap();
     let rows: Vec<(String, String, String)> = st
@@ -93,18 +92,13 @@ fn count(db: &Path, sql: &str) -> i64 {
     conn.query_row(sql, [], |r| r.get(0)).unwrap()
 }
 
-/// (method, path?query) of every response archived so far.
-fn archived_requests(db: &Path) -> HashSet<(String, String)> {
+/// path?query of every response archived so far (POSTs are told apart by their query).
+fn archived_requests(db: &Path) -> HashSet<String> {
     let conn = rusqlite::Connection::open(db).unwrap();
-    let mut st = conn
-        .prepare("SELECT method, url FROM crawl_documents")
-        .unwrap();
-    st.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))
+    let mut st = conn.prepare("SELECT url FROM documents").unwrap();
+    st.query_map([], |r| r.get::<_, String>(0))
         .unwrap()
-        .map(|r| {
-            let (m, u) = r.unwrap();
-            (m, path_of(&u))
-        })
+        .map(|u| path_of(&u.unwrap()))
         .collect()
 }
 
@@ -176,7 +170,7 @@ async fn kill_9_then_resume_equals_an_uninterrupted_crawl() {
     child.kill().unwrap(); // SIGKILL
     child.wait().unwrap();
     let before_kill = archived_requests(&db);
-    let reports_before = count(&db, "SELECT COUNT(*) FROM crawl_reports");
+    let reports_before = count(&db, "SELECT COUNT(*) FROM reports");
     assert!(
         reports_before > 0,
         "the kill came before any report was archived"
@@ -200,7 +194,7 @@ async fn kill_9_then_resume_equals_an_uninterrupted_crawl() {
             continue;
         }
         assert!(
-            !before_kill.contains(&(r.method.clone(), r.path.clone())),
+            !before_kill.contains(&r.path),
             "{} {} {} was archived before the kill and fetched again",
             r.host,
             r.method,
@@ -215,7 +209,7 @@ async fn kill_9_then_resume_equals_an_uninterrupted_crawl() {
     assert_eq!(resumed_shas, reference_shas);
     assert_eq!(resumed_parsed, reference_parsed);
     assert_eq!(
-        count(&db, "SELECT COUNT(*) FROM crawl_reports"),
+        count(&db, "SELECT COUNT(*) FROM reports"),
         total as i64,
         "a duplicate report"
     );
@@ -241,11 +235,11 @@ async fn kill_9_then_resume_equals_an_uninterrupted_crawl() {
 async fn a_second_crawl_on_a_locked_archive_is_refused() {
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("locked.sqlite");
-    let _held = crawl::lock(&db).unwrap();
+    let _held = gknb::store::Archive::open(&db).unwrap();
     let seeds = dir.path().join("seeds.toml");
     std::fs::write(
         &seeds,
-        "[[portal]]\nname = \"x\"\nregion = \"1\"\nurl = \"http://127.0.0.1:9/\"\n",
+        "[[portal]]\nname = \"x\"\nregion = \"110000\"\nurl = \"http://127.0.0.1:9/\"\n",
     )
     .unwrap();
     let out = crawl_cmd(&seeds, &db)
@@ -254,5 +248,5 @@ async fn a_second_crawl_on_a_locked_archive_is_refused() {
         .unwrap();
     assert_eq!(out.status.code(), Some(2));
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("another crawl holds the lock"), "{err}");
+    assert!(err.contains("in use by another gknb process"), "{err}");
 }

@@ -17,9 +17,8 @@
 pub mod state;
 
 use std::collections::{HashMap, HashSet, VecDeque};
-use std::fs::File;
 use std::io::IsTerminal;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -31,7 +30,8 @@ use crate::discover::{self, Discovery, Family, ListingKind};
 use crate::fetch::{self, FetchConfig, Fetched, Fetcher, HostPolicy, Method, Outcome};
 use crate::model::ParsedReport;
 use crate::report;
-use state::{CrawlDb, Document, Item, Kind, NewItem, RowState, StateError};
+use crate::store::{AgencyHint, DocumentKind, NewDocument};
+use state::{CrawlDb, Item, Kind, NewItem, RowState, StateError};
 
 /// Errors that stop a crawl.
 #[derive(Debug, thiserror::Error)]
@@ -40,13 +40,8 @@ pub enum CrawlError {
     State(#[from] StateError),
     #[error(transparent)]
     Fetch(#[from] fetch::FetchError),
-    #[error("another crawl holds the lock on {0}")]
-    Locked(PathBuf),
-    #[error("cannot create the lock file {path}: {source}")]
-    LockFile {
-        path: PathBuf,
-        source: std::io::Error,
-    },
+    #[error("cannot analyse an archived page: {0}")]
+    Task(String),
 }
 
 /// One portal to crawl: its annual-report listing page and politeness overrides.
@@ -131,38 +126,15 @@ pub struct Summary {
     pub elapsed_secs: f64,
 }
 
-/// Holds the crawl lock on an archive until dropped (the OS drops it on `kill -9`).
-pub struct CrawlLock {
-    _file: File,
-}
-
-/// Takes the lock that keeps two crawls off one archive.
-pub fn lock(db: &Path) -> Result<CrawlLock, CrawlError> {
-    let mut name = db.as_os_str().to_owned();
-    name.push(".crawl-lock");
-    let path = PathBuf::from(name);
-    let file = File::options()
-        .create(true)
-        .truncate(false)
-        .write(true)
-        .open(&path)
-        .map_err(|source| CrawlError::LockFile {
-            path: path.clone(),
-            source,
-        })?;
-    match file.try_lock() {
-        Ok(()) => Ok(CrawlLock { _file: file }),
-        Err(std::fs::TryLockError::WouldBlock) => Err(CrawlError::Locked(db.to_path_buf())),
-        Err(std::fs::TryLockError::Error(source)) => Err(CrawlError::LockFile { path, source }),
-    }
-}
-
 /// Where a seed's crawl may go: its host, and for sub-columns the directory above its column.
 #[derive(Debug, Clone)]
 struct Scope {
     host: String,
     prefix: String,
     family: Family,
+    /// The seed's name and region, passed to the archive as the agency hint.
+    name: String,
+    region: String,
 }
 
 impl Scope {
@@ -178,6 +150,8 @@ impl Scope {
             host: url.host_str().unwrap_or("").to_string(),
             prefix: prefix.to_string(),
             family,
+            name: String::new(),
+            region: String::new(),
         }
     }
 }
@@ -208,6 +182,14 @@ enum Found {
     Report(discover::ReportLinks, Option<Box<ParsedReport>>),
 }
 
+/// What the archive made of a response.
+struct Archived {
+    doc_id: i64,
+    sha: String,
+    /// The report ingested from it, when it was parsed anew.
+    report: Option<i64>,
+}
+
 /// Longest lists of new reports and failures kept in a [`Summary`].
 pub const LIST_LIMIT: usize = 1000;
 
@@ -217,7 +199,6 @@ const REFILL: usize = 32;
 
 /// Crawls `seeds` into the archive at `db`, resuming an interrupted run.
 pub async fn crawl(db: &Path, seeds: &[Seed], opts: CrawlOptions) -> Result<Summary, CrawlError> {
-    let _lock = lock(db)?;
     let started = Instant::now();
     let mut store = CrawlDb::open(db)?;
     let run = store.start_run()?;
@@ -237,7 +218,10 @@ pub async fn crawl(db: &Path, seeds: &[Seed], opts: CrawlOptions) -> Result<Summ
                     accept_invalid_certs: s.accept_invalid_certs.unwrap_or(d.accept_invalid_certs),
                 },
             );
-            scopes.insert(url.to_string(), Scope::of(&url, s.family));
+            let mut scope = Scope::of(&url, s.family);
+            scope.name = s.name.clone();
+            scope.region = s.region.clone();
+            scopes.insert(url.to_string(), scope);
             batch.add(
                 &NewItem {
                     url: url.to_string(),
@@ -259,7 +243,7 @@ pub async fn crawl(db: &Path, seeds: &[Seed], opts: CrawlOptions) -> Result<Summ
         batch.commit()?;
     }
     let mut sched = Scheduler {
-        store,
+        store: Some(store),
         fetcher,
         opts,
         run_id: run.run_id,
@@ -279,7 +263,8 @@ pub async fn crawl(db: &Path, seeds: &[Seed], opts: CrawlOptions) -> Result<Summ
 }
 
 struct Scheduler {
-    store: CrawlDb,
+    /// Lent out (`None`) only inside [`Scheduler::process`].
+    store: Option<CrawlDb>,
     fetcher: Arc<Fetcher>,
     opts: CrawlOptions,
     run_id: i64,
@@ -314,7 +299,7 @@ impl Scheduler {
     }
 
     async fn run(&mut self) -> Result<(), CrawlError> {
-        for h in self.store.pending_hosts()? {
+        for h in self.db()?.pending_hosts()? {
             self.hosts.entry(h).or_default();
         }
         let (tx, mut rx) = mpsc::unbounded_channel::<TaskResult>();
@@ -361,7 +346,10 @@ impl Scheduler {
                     break;
                 }
                 while h.buf.is_empty() && !h.exhausted {
-                    let rows = self.store.pending(&name, h.cursor, REFILL)?;
+                    let Some(store) = self.store.as_ref() else {
+                        break;
+                    };
+                    let rows = store.pending(&name, h.cursor, REFILL)?;
                     if rows.len() < REFILL {
                         h.exhausted = true;
                     }
@@ -379,6 +367,10 @@ impl Scheduler {
                 };
                 h.in_flight += 1;
                 started += 1;
+                if let Some(recovered) = self.recover(&item)? {
+                    let _ = tx.send(recovered);
+                    continue;
+                }
                 let fetcher = self.fetcher.clone();
                 let tx = tx.clone();
                 tokio::spawn(async move {
@@ -390,24 +382,111 @@ impl Scheduler {
         Ok(started)
     }
 
+    fn db(&self) -> Result<&CrawlDb, CrawlError> {
+        self.store
+            .as_ref()
+            .ok_or_else(|| CrawlError::Task("archive lent out".into()))
+    }
+
+    /// A row whose response was archived just before an interruption: its result, rebuilt
+    /// from the archive instead of fetched again.
+    fn recover(&self, item: &Item) -> Result<Option<TaskResult>, CrawlError> {
+        let Some(floor) = item.doc_floor else {
+            return Ok(None);
+        };
+        let store = self.db()?;
+        let Some((sha, status, final_url, content_type)) =
+            store.archived_after(&item.url, floor)?
+        else {
+            return Ok(None);
+        };
+        let Some(body) = store
+            .connection_archive()
+            .raw_bytes(&sha)
+            .map_err(StateError::from)?
+        else {
+            return Ok(None);
+        };
+        let final_url = final_url
+            .and_then(|u| Url::parse(&u).ok())
+            .or_else(|| Url::parse(&item.url).ok());
+        let Some(final_url) = final_url else {
+            return Ok(None);
+        };
+        let resp = fetch::Response {
+            final_url,
+            status: status.unwrap_or(200),
+            content_type,
+            etag: None,
+            last_modified: None,
+            location: None,
+            body,
+        };
+        tracing::info!(url = %item.url, "recovered from the archive after an interruption");
+        let ok = (200..300).contains(&resp.status);
+        let family = Family::from_name(&item.family).unwrap_or_default();
+        let found = if ok {
+            analyse(item.kind, family, &item.url, &resp)
+        } else {
+            Found::Nothing
+        };
+        let outcome = if ok {
+            Outcome::Fetched(resp)
+        } else {
+            Outcome::Status(resp)
+        };
+        Ok(Some(TaskResult {
+            item: item.clone(),
+            fetched: Fetched {
+                outcome,
+                attempts: 0,
+            },
+            found,
+        }))
+    }
+
     fn process(&mut self, results: Vec<TaskResult>) -> Result<(), CrawlError> {
-        // The store is moved out for the batch so that the bookkeeping below can borrow `self`.
-        let mut store = std::mem::replace(&mut self.store, CrawlDb::placeholder()?);
+        let mut store = self
+            .store
+            .take()
+            .ok_or_else(|| CrawlError::Task("archive lent out".into()))?;
+        let outcome = self.process_with(&mut store, results);
+        self.store = Some(store);
+        outcome
+    }
+
+    fn process_with(
+        &mut self,
+        store: &mut CrawlDb,
+        results: Vec<TaskResult>,
+    ) -> Result<(), CrawlError> {
+        // 1. Stamp the rows whose responses go to the archive, 2. archive them (one
+        // transaction each, in the archive's API), 3. finish the rows and queue what they led
+        // to in one transaction. See `state` for how a kill between 2 and 3 is recovered.
+        let to_archive: Vec<i64> = results
+            .iter()
+            .filter(|r| matches!(r.fetched.outcome, Outcome::Fetched(_) | Outcome::Status(_)))
+            .map(|r| r.item.id)
+            .collect();
+        if !to_archive.is_empty() {
+            let floor = store.max_document_id()?;
+            store.stamp(&to_archive, floor)?;
+        }
+        let mut archived = Vec::with_capacity(results.len());
+        for r in &results {
+            archived.push(self.archive(store, r)?);
+        }
         let mut touched: Vec<(String, i64)> = Vec::new();
-        let outcome = (|| {
-            let batch = store.batch()?;
-            for r in results {
-                if let Some(h) = self.hosts.get_mut(&r.item.host) {
-                    h.in_flight = h.in_flight.saturating_sub(1);
-                }
-                self.summary.requests += u64::from(r.fetched.attempts);
-                self.record(&batch, r, &mut touched)?;
+        let batch = store.batch()?;
+        for (r, a) in results.into_iter().zip(archived) {
+            if let Some(h) = self.hosts.get_mut(&r.item.host) {
+                h.in_flight = h.in_flight.saturating_sub(1);
+                h.queued.remove(&r.item.id);
             }
-            batch.commit()?;
-            Ok::<(), CrawlError>(())
-        })();
-        self.store = store;
-        outcome?;
+            self.summary.requests += u64::from(r.fetched.attempts);
+            self.record(&batch, r, a, &mut touched)?;
+        }
+        batch.commit()?;
         for (host, id) in touched {
             let h = self.hosts.entry(host).or_default();
             h.exhausted = false;
@@ -417,19 +496,80 @@ impl Scheduler {
         Ok(())
     }
 
+    /// Puts a response into the archive and ingests a report parsed from it, unless this body
+    /// was already parsed by this parser version.
+    fn archive(&self, store: &mut CrawlDb, r: &TaskResult) -> Result<Option<Archived>, CrawlError> {
+        let resp = match &r.fetched.outcome {
+            Outcome::Fetched(resp) | Outcome::Status(resp) => resp,
+            _ => return Ok(None),
+        };
+        let item = &r.item;
+        let parsed = match &r.found {
+            Found::Report(_, Some(p)) => Some(p),
+            _ => None,
+        };
+        let final_url = (resp.final_url.as_str() != item.url).then_some(resp.final_url.as_str());
+        let doc = NewDocument {
+            url: &item.url,
+            final_url,
+            fetched_at: None,
+            http_status: Some(resp.status),
+            headers: None,
+            content_type: resp.content_type.as_deref(),
+            declared_encoding: None,
+            detected_encoding: parsed.map(|p| p.encoding.as_str()),
+            bytes: &resp.body,
+            kind: match item.kind {
+                Kind::Listing => DocumentKind::Listing,
+                Kind::Report => DocumentKind::Report,
+                Kind::Attachment | Kind::Part => DocumentKind::Attachment,
+            },
+        };
+        let archive = store.archive();
+        let doc = archive.put_document(&doc).map_err(StateError::from)?;
+        let mut report = None;
+        if let Some(p) = parsed.filter(|_| (200..300).contains(&resp.status)) {
+            let known = archive
+                .report_for(&item.url, &doc.sha256)
+                .map_err(StateError::from)?
+                .is_some_and(|(_, version)| version >= i64::from(report::PARSER_VERSION));
+            if !known {
+                let scope = self.scope_of(item);
+                let hint = AgencyHint {
+                    name: None,
+                    region: scope.region.clone(),
+                    portal: Some(scope.name.clone()).filter(|n| !n.is_empty()),
+                };
+                let id = archive
+                    .ingest_report(&doc, p, &hint)
+                    .map_err(StateError::from)?;
+                report = Some(id);
+            }
+        }
+        Ok(Some(Archived {
+            doc_id: doc.id,
+            sha: doc.sha256,
+            report,
+        }))
+    }
+
     fn record(
         &mut self,
         batch: &state::Batch,
         r: TaskResult,
+        archived: Option<Archived>,
         touched: &mut Vec<(String, i64)>,
     ) -> Result<(), CrawlError> {
+        let (doc_id, sha, report_id) = match archived {
+            Some(a) => (a.doc_id, a.sha, a.report),
+            None => (0, String::new(), None),
+        };
         let run = self.run_id;
         let item = &r.item;
         let attempts = r.fetched.attempts;
         match r.fetched.outcome {
             Outcome::Fetched(resp) => {
                 self.note_success(&item.host);
-                let (doc_id, sha) = batch.put_document(&document(item, &resp), run)?;
                 self.summary.pages += 1;
                 self.summary.bytes += resp.body.len() as u64;
                 let validators = (item.kind == Kind::Listing)
@@ -438,15 +578,16 @@ impl Scheduler {
                     Found::Listing(d) => self.enqueue_discovery(batch, item, &d, touched)?,
                     Found::Report(links, parsed) => {
                         self.enqueue_report_links(batch, item, &links, touched)?;
-                        if let Some(p) = parsed
-                            && !batch.report_known(&sha, report::PARSER_VERSION)?
+                        if let (Some(p), Some(report_id)) = (parsed, report_id)
+                            && !batch.report_known(&sha)?
                         {
-                            batch.ingest_report(
-                                doc_id,
+                            batch.record_report(
                                 &sha,
+                                report_id,
                                 &item.url,
-                                &p,
-                                report::PARSER_VERSION,
+                                p.status.as_str(),
+                                p.title.as_deref().or(item.title.as_deref()),
+                                p.failed_checks().count(),
                                 run,
                             )?;
                             self.summary.new_report_count += 1;
@@ -481,7 +622,6 @@ impl Scheduler {
             }
             Outcome::Status(resp) => {
                 self.note_success(&item.host);
-                let (doc_id, sha) = batch.put_document(&document(item, &resp), run)?;
                 self.summary.pages += 1;
                 // A guessed next page that does not exist is the end of a column, not an error.
                 let end_of_column =
@@ -582,6 +722,8 @@ impl Scheduler {
                     host: String::new(),
                     prefix: "/".into(),
                     family: Family::Auto,
+                    name: String::new(),
+                    region: String::new(),
                 },
             }
         })
@@ -706,23 +848,26 @@ impl Scheduler {
 
     fn finish(mut self, started: Instant) -> Result<Summary, CrawlError> {
         let run = self.run_id;
-        let (total, new, failed) = self.store.report_counts(run)?;
+        let mut store = self
+            .store
+            .take()
+            .ok_or_else(|| CrawlError::Task("archive lent out".into()))?;
+        let (total, new, failed) = store.report_counts(run)?;
         self.summary.reports_total = total;
         self.summary.new_report_count = new;
         self.summary.failed_validations = failed;
-        self.summary.new_reports = self
-            .store
+        self.summary.new_reports = store
             .new_reports(run, LIST_LIMIT)?
             .into_iter()
             .map(|(url, title, status)| NewReport { url, title, status })
             .collect();
-        let (failure_count, failures) = self.store.failures(run, LIST_LIMIT)?;
+        let (failure_count, failures) = store.failures(run, LIST_LIMIT)?;
         self.summary.failure_count = failure_count;
         self.summary.failures = failures
             .into_iter()
             .map(|(url, kind, error)| Failure { url, kind, error })
             .collect();
-        for (host, state, reason) in self.store.host_verdicts()? {
+        for (host, state, reason) in store.host_verdicts()? {
             let v = HostVerdict { host, reason };
             match state.as_str() {
                 "blocked" => self.summary.blocked.push(v),
@@ -733,22 +878,9 @@ impl Scheduler {
         self.summary.elapsed_secs = started.elapsed().as_secs_f64();
         let json = serde_json::to_string(&self.summary).map_err(StateError::from)?;
         if !self.page_cap_reached() {
-            self.store.finish_run(run, &json)?;
+            store.finish_run(run, &json)?;
         }
         Ok(self.summary)
-    }
-}
-
-fn document<'a>(item: &'a Item, resp: &'a fetch::Response) -> Document<'a> {
-    Document {
-        url: &item.url,
-        final_url: resp.final_url.as_str(),
-        method: &item.method,
-        status: resp.status,
-        content_type: resp.content_type.as_deref(),
-        etag: resp.etag.as_deref(),
-        last_modified: resp.last_modified.as_deref(),
-        body: &resp.body,
     }
 }
 
@@ -884,15 +1016,5 @@ mod tests {
         let s = Scope::of(&Url::parse("http://b/nb.html").unwrap(), Family::Auto);
         assert_eq!(s.prefix, "/");
         assert_eq!(s.host, "b");
-    }
-
-    #[test]
-    fn lock_excludes_a_second_crawl() {
-        let dir = tempfile::tempdir().unwrap();
-        let db = dir.path().join("a.sqlite");
-        let first = lock(&db).unwrap();
-        assert!(matches!(lock(&db), Err(CrawlError::Locked(_))));
-        drop(first);
-        assert!(lock(&db).is_ok());
     }
 }

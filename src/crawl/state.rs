@@ -1,24 +1,27 @@
-//! Crawl state in the SQLite archive: the frontier, host verdicts, runs, and (until the
-//! archive's own document API is wired in) the raw documents and parsed reports.
+//! Crawl state in the SQLite archive, beside the archive's documents and reports: the frontier
+//! (`crawl_frontier`, which needs more than the archive's generic `frontier` table: method,
+//! form body, page number, family), host verdicts, runs, and which reports each run added.
 //!
-//! Every fetch result is written in one transaction together with the frontier rows it
-//! discovered and the row's new state, so a `kill -9` between two transactions loses at most
-//! the requests that were in flight, and never archives a page without marking it done.
+//! Responses go to the archive through [`Archive::put_document`] and
+//! [`Archive::ingest_report`], each its own transaction; the frontier rows a batch of results
+//! finished and discovered are written in one more. To survive a `kill -9` between the two,
+//! rows are first stamped with the archive's highest document id (`doc_floor`): a stamped row
+//! still pending on resume is recovered from a document newer than its stamp instead of being
+//! fetched again.
 
 use std::path::Path;
 
 use rusqlite::{Connection, OptionalExtension, Transaction, params};
-use sha2::{Digest, Sha256};
 
-use crate::model::ParsedReport;
+use crate::store::{Archive, StoreError};
 
 /// Errors of the crawl state.
 #[derive(Debug, thiserror::Error)]
 pub enum StateError {
     #[error("archive database: {0}")]
     Sql(#[from] rusqlite::Error),
-    #[error("cannot compress a body: {0}")]
-    Compress(std::io::Error),
+    #[error(transparent)]
+    Store(#[from] StoreError),
     #[error("cannot encode a report: {0}")]
     Json(#[from] serde_json::Error),
 }
@@ -54,7 +57,8 @@ CREATE TABLE IF NOT EXISTS crawl_frontier(
   error TEXT,
   attempts INTEGER NOT NULL DEFAULT 0,
   doc_id INTEGER,
-  sha256 TEXT
+  sha256 TEXT,
+  doc_floor INTEGER
 );
 CREATE INDEX IF NOT EXISTS crawl_frontier_host ON crawl_frontier(host, state, id);
 CREATE TABLE IF NOT EXISTS crawl_hosts(
@@ -63,33 +67,13 @@ CREATE TABLE IF NOT EXISTS crawl_hosts(
   reason TEXT,
   run_id INTEGER NOT NULL
 );
-CREATE TABLE IF NOT EXISTS crawl_documents(
-  id INTEGER PRIMARY KEY,
-  url TEXT NOT NULL,
-  final_url TEXT NOT NULL,
-  method TEXT NOT NULL,
-  http_status INTEGER NOT NULL,
-  content_type TEXT,
-  etag TEXT,
-  last_modified TEXT,
-  sha256 TEXT NOT NULL,
-  size INTEGER NOT NULL,
-  -- zstd-compressed bytes as received
-  body_zstd BLOB NOT NULL,
-  run_id INTEGER NOT NULL,
-  fetched_at TEXT NOT NULL
-);
-CREATE INDEX IF NOT EXISTS crawl_documents_sha ON crawl_documents(sha256);
 CREATE TABLE IF NOT EXISTS crawl_reports(
   sha256 TEXT PRIMARY KEY,
-  doc_id INTEGER NOT NULL,
+  report_id INTEGER NOT NULL,
   url TEXT NOT NULL,
-  parser_version INTEGER NOT NULL,
   status TEXT NOT NULL,
   title TEXT,
-  year INTEGER,
   failed_checks INTEGER NOT NULL,
-  parsed TEXT NOT NULL,
   run_id INTEGER NOT NULL
 );
 "#;
@@ -173,6 +157,8 @@ pub struct Item {
     pub title: Option<String>,
     pub etag: Option<String>,
     pub last_modified: Option<String>,
+    /// Set while the row's response was being archived (see the module docs).
+    pub doc_floor: Option<i64>,
 }
 
 /// A response to archive.
@@ -207,21 +193,13 @@ impl RowState {
     }
 }
 
-/// The hex SHA-256 of a body.
-pub fn sha256_hex(bytes: &[u8]) -> String {
-    hex::encode(Sha256::digest(bytes))
-}
-
 fn now() -> String {
-    let d = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap_or_default();
-    httpdate::fmt_http_date(std::time::UNIX_EPOCH + d)
+    crate::store::now_rfc3339()
 }
 
 /// The crawl's view of the archive database.
 pub struct CrawlDb {
-    conn: Connection,
+    archive: Archive,
 }
 
 /// Whether a run was started fresh or resumed after an interruption.
@@ -235,20 +213,62 @@ pub struct RunStart {
 
 impl CrawlDb {
     /// Opens (creating when needed) the crawl tables in the archive at `path`.
+    /// Takes the archive's writer lock, so two crawls never share an archive.
     pub fn open(path: &Path) -> Result<CrawlDb, StateError> {
-        let conn = Connection::open(path)?;
-        conn.busy_timeout(std::time::Duration::from_secs(30))?;
-        conn.pragma_update(None, "journal_mode", "WAL")?;
-        conn.pragma_update(None, "synchronous", "NORMAL")?;
-        conn.execute_batch(SCHEMA)?;
-        Ok(CrawlDb { conn })
+        let archive = Archive::open(path)?;
+        archive.conn().execute_batch(SCHEMA)?;
+        Ok(CrawlDb { archive })
     }
 
-    /// An in-memory database standing in while the real one is lent out.
-    pub(crate) fn placeholder() -> Result<CrawlDb, StateError> {
-        Ok(CrawlDb {
-            conn: Connection::open_in_memory()?,
-        })
+    /// The archive, for documents and reports.
+    pub fn archive(&mut self) -> &mut Archive {
+        &mut self.archive
+    }
+
+    fn conn(&self) -> &Connection {
+        self.archive.conn()
+    }
+
+    /// The highest document id in the archive (0 when empty).
+    pub fn max_document_id(&self) -> Result<i64, StateError> {
+        Ok(self
+            .conn()
+            .query_row("SELECT COALESCE(MAX(id), 0) FROM documents", [], |r| {
+                r.get(0)
+            })?)
+    }
+
+    /// Stamps rows whose responses are about to be archived (see the module docs).
+    pub fn stamp(&mut self, ids: &[i64], floor: i64) -> Result<(), StateError> {
+        let tx = self.archive.conn_mut().transaction()?;
+        {
+            let mut st =
+                tx.prepare_cached("UPDATE crawl_frontier SET doc_floor = ?2 WHERE id = ?1")?;
+            for id in ids {
+                st.execute(params![id, floor])?;
+            }
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// A document archived for `url` after `floor`: (sha256, status, final url, content type).
+    #[allow(clippy::type_complexity)]
+    pub fn archived_after(
+        &self,
+        url: &str,
+        floor: i64,
+    ) -> Result<Option<(String, Option<u16>, Option<String>, Option<String>)>, StateError> {
+        Ok(self
+            .conn()
+            .prepare_cached(
+                "SELECT sha256, http_status, final_url, content_type FROM documents
+                 WHERE url = ?1 AND id > ?2 ORDER BY id DESC LIMIT 1",
+            )?
+            .query_row(params![url, floor], |r| {
+                Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
+            })
+            .optional()?)
     }
 
     /// Resumes the last run when it did not finish; otherwise starts a new one, which puts
@@ -256,7 +276,7 @@ impl CrawlDb {
     /// forgets last run's host verdicts.
     pub fn start_run(&mut self) -> Result<RunStart, StateError> {
         let last: Option<(i64, Option<String>)> = self
-            .conn
+            .conn()
             .query_row(
                 "SELECT id, finished_at FROM crawl_runs ORDER BY id DESC LIMIT 1",
                 [],
@@ -275,14 +295,14 @@ impl CrawlDb {
                 .optional()?)
         };
         if let Some((id, None)) = last {
-            let previous = previous_finished(&self.conn, id)?;
+            let previous = previous_finished(self.conn(), id)?;
             return Ok(RunStart {
                 run_id: id,
                 resumed: true,
                 previous,
             });
         }
-        let tx = self.conn.transaction()?;
+        let tx = self.archive.conn_mut().transaction()?;
         tx.execute("INSERT INTO crawl_runs(started_at) VALUES (?1)", [now()])?;
         let run_id = tx.last_insert_rowid();
         tx.execute(
@@ -302,7 +322,7 @@ impl CrawlDb {
 
     /// Marks the run finished with its summary (JSON).
     pub fn finish_run(&mut self, run_id: i64, summary: &str) -> Result<(), StateError> {
-        self.conn.execute(
+        self.conn().execute(
             "UPDATE crawl_runs SET finished_at = ?2, summary = ?3 WHERE id = ?1",
             params![run_id, now(), summary],
         )?;
@@ -312,15 +332,15 @@ impl CrawlDb {
     /// Starts a transaction for one batch of results.
     pub fn batch(&mut self) -> Result<Batch<'_>, StateError> {
         Ok(Batch {
-            tx: self.conn.transaction()?,
+            tx: self.archive.conn_mut().transaction()?,
         })
     }
 
     /// Up to `limit` pending rows of `host` with ids above `after`, in id order.
     pub fn pending(&self, host: &str, after: i64, limit: usize) -> Result<Vec<Item>, StateError> {
-        let mut st = self.conn.prepare_cached(
+        let mut st = self.conn().prepare_cached(
             "SELECT id, url, method, body, referer, host, kind, seed, family, depth, page_no,
-                    title, etag, last_modified
+                    title, etag, last_modified, doc_floor
              FROM crawl_frontier WHERE host = ?1 AND state = 'pending' AND id > ?2
              ORDER BY id LIMIT ?3",
         )?;
@@ -340,6 +360,7 @@ impl CrawlDb {
                 title: r.get(11)?,
                 etag: r.get(12)?,
                 last_modified: r.get(13)?,
+                doc_floor: r.get(14)?,
             })
         })?;
         Ok(rows.collect::<Result<Vec<_>, _>>()?)
@@ -348,7 +369,7 @@ impl CrawlDb {
     /// Hosts that have pending rows.
     pub fn pending_hosts(&self) -> Result<Vec<String>, StateError> {
         let mut st = self
-            .conn
+            .conn()
             .prepare("SELECT DISTINCT host FROM crawl_frontier WHERE state = 'pending'")?;
         let rows = st.query_map([], |r| r.get(0))?;
         Ok(rows.collect::<Result<Vec<_>, _>>()?)
@@ -360,7 +381,7 @@ impl CrawlDb {
         run_id: i64,
         limit: usize,
     ) -> Result<Vec<(String, Option<String>, String)>, StateError> {
-        let mut st = self.conn.prepare(
+        let mut st = self.conn().prepare(
             "SELECT url, title, status FROM crawl_reports WHERE run_id = ?1 ORDER BY url LIMIT ?2",
         )?;
         let rows = st.query_map(params![run_id, limit as i64], |r| {
@@ -376,12 +397,12 @@ impl CrawlDb {
         run_id: i64,
         limit: usize,
     ) -> Result<(u64, Vec<(String, String, String)>), StateError> {
-        let count: u64 = self.conn.query_row(
+        let count: u64 = self.conn().query_row(
             "SELECT COUNT(*) FROM crawl_frontier WHERE state = 'failed' AND last_run = ?1",
             [run_id],
             |r| r.get(0),
         )?;
-        let mut st = self.conn.prepare(
+        let mut st = self.conn().prepare(
             "SELECT url, kind, COALESCE(error, '') FROM crawl_frontier
              WHERE state = 'failed' AND last_run = ?1 ORDER BY id LIMIT ?2",
         )?;
@@ -394,7 +415,7 @@ impl CrawlDb {
     /// Host verdicts of this run: (host, state, reason).
     pub fn host_verdicts(&self) -> Result<Vec<(String, String, String)>, StateError> {
         let mut st = self
-            .conn
+            .conn()
             .prepare("SELECT host, state, COALESCE(reason, '') FROM crawl_hosts ORDER BY host")?;
         let rows = st.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?;
         Ok(rows.collect::<Result<Vec<_>, _>>()?)
@@ -402,7 +423,7 @@ impl CrawlDb {
 
     /// Counts for the summary: reports in the archive, and how many failed validation.
     pub fn report_counts(&self, run_id: i64) -> Result<(u64, u64, u64), StateError> {
-        Ok(self.conn.query_row(
+        Ok(self.conn().query_row(
             "SELECT COUNT(*), COALESCE(SUM(run_id = ?1), 0),
                     COALESCE(SUM(run_id = ?1 AND failed_checks > 0), 0)
              FROM crawl_reports",
@@ -411,24 +432,14 @@ impl CrawlDb {
         )?)
     }
 
-    /// The archived bytes of a document.
-    pub fn document_body(&self, doc_id: i64) -> Result<Option<Vec<u8>>, StateError> {
-        let packed: Option<Vec<u8>> = self
-            .conn
-            .query_row(
-                "SELECT body_zstd FROM crawl_documents WHERE id = ?1",
-                [doc_id],
-                |r| r.get(0),
-            )
-            .optional()?;
-        packed
-            .map(|p| zstd::decode_all(p.as_slice()).map_err(StateError::Compress))
-            .transpose()
+    /// The archive, read-only.
+    pub fn connection_archive(&self) -> &Archive {
+        &self.archive
     }
 
     /// The underlying connection, for read-only queries by callers and tests.
     pub fn connection(&self) -> &Connection {
-        &self.conn
+        self.conn()
     }
 }
 
@@ -484,71 +495,38 @@ impl Batch<'_> {
         Ok(st.exists([key])?)
     }
 
-    /// Archives a response; returns its document id and body hash.
-    pub fn put_document(&self, doc: &Document, run_id: i64) -> Result<(i64, String), StateError> {
-        let sha = sha256_hex(doc.body);
-        let packed = zstd::bulk::compress(doc.body, 3).map_err(StateError::Compress)?;
-        let mut st = self.tx.prepare_cached(
-            "INSERT INTO crawl_documents(url, final_url, method, http_status, content_type, etag,
-                 last_modified, sha256, size, body_zstd, run_id, fetched_at)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
-        )?;
-        st.execute(params![
-            doc.url,
-            doc.final_url,
-            doc.method,
-            doc.status,
-            doc.content_type,
-            doc.etag,
-            doc.last_modified,
-            sha,
-            doc.body.len() as i64,
-            packed,
-            run_id,
-            now(),
-        ])?;
-        Ok((self.tx.last_insert_rowid(), sha))
+    /// Whether a report with this body was already recorded by a crawl.
+    pub fn report_known(&self, sha: &str) -> Result<bool, StateError> {
+        let mut st = self
+            .tx
+            .prepare_cached("SELECT 1 FROM crawl_reports WHERE sha256 = ?1")?;
+        Ok(st.exists([sha])?)
     }
 
-    /// Whether a report with this body hash was already parsed by `parser_version`.
-    pub fn report_known(&self, sha: &str, parser_version: u32) -> Result<bool, StateError> {
-        let mut st = self.tx.prepare_cached(
-            "SELECT 1 FROM crawl_reports WHERE sha256 = ?1 AND parser_version >= ?2",
-        )?;
-        Ok(st.exists(params![sha, parser_version])?)
-    }
-
-    /// Records a parsed report (the archive's `ingest_report` takes over once wired in).
-    pub fn ingest_report(
+    /// Notes that `run_id` added a report (for the run's "what is new").
+    #[allow(clippy::too_many_arguments)]
+    pub fn record_report(
         &self,
-        doc_id: i64,
         sha: &str,
+        report_id: i64,
         url: &str,
-        report: &ParsedReport,
-        parser_version: u32,
+        status: &str,
+        title: Option<&str>,
+        failed_checks: usize,
         run_id: i64,
     ) -> Result<(), StateError> {
-        let json = serde_json::to_string(report)?;
-        let failed = report.failed_checks().count() as i64;
         self.tx.execute(
-            "INSERT INTO crawl_reports(sha256, doc_id, url, parser_version, status, title, year,
-                 failed_checks, parsed, run_id)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)
-             ON CONFLICT(sha256) DO UPDATE SET doc_id = excluded.doc_id,
-                 parser_version = excluded.parser_version, status = excluded.status,
-                 title = excluded.title, year = excluded.year,
-                 failed_checks = excluded.failed_checks, parsed = excluded.parsed",
+            "INSERT OR IGNORE INTO crawl_reports(sha256, report_id, url, status, title,
+                 failed_checks, run_id)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
             params![
                 sha,
-                doc_id,
+                report_id,
                 url,
-                parser_version,
-                report.status.as_str(),
-                report.title,
-                report.year,
-                failed,
-                json,
-                run_id,
+                status,
+                title,
+                failed_checks as i64,
+                run_id
             ],
         )?;
         Ok(())
@@ -569,7 +547,7 @@ impl Batch<'_> {
     ) -> Result<(), StateError> {
         let mut st = self.tx.prepare_cached(
             "UPDATE crawl_frontier SET state = ?2, last_run = ?3, http_status = ?4, error = ?5,
-                 attempts = attempts + ?6,
+                 attempts = attempts + ?6, doc_floor = NULL,
                  doc_id = COALESCE(?7, doc_id), sha256 = COALESCE(?8, sha256),
                  etag = CASE WHEN ?9 THEN ?10 ELSE etag END,
                  last_modified = CASE WHEN ?9 THEN ?11 ELSE last_modified END
