@@ -1,8 +1,8 @@
 //! `gknb bench`, like `scrapy bench`: start the local portal simulator with N hosts and M
 //! reports each, crawl it into a scratch archive, and print throughput and resource use.
 //!
-//! The simulator runs in the same process, so CPU time and peak memory include it; they are an
-//! upper bound for the crawler alone.
+//! The simulator runs in a child process (`gknb bench --serve`), so the CPU time and peak
+//! memory printed for the crawl are the crawler's own; the simulator's are printed beside them.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -41,6 +41,9 @@ pub struct Args {
     /// Print the figures as JSON.
     #[arg(long)]
     pub json: bool,
+    /// Internal: serve the simulator for a parent `gknb bench` (hosts on stdout, stop on stdin).
+    #[arg(long, hide = true)]
+    pub serve: bool,
 }
 
 /// Figures of one bench run.
@@ -62,6 +65,24 @@ pub struct Figures {
     pub cpu_system_secs: f64,
     pub peak_rss_mb: f64,
     pub failures: u64,
+    /// The simulator process's own CPU and peak memory.
+    pub sim_cpu_secs: f64,
+    pub sim_peak_rss_mb: f64,
+}
+
+/// What the simulator child reports when stopped.
+#[derive(Debug, Default, serde::Serialize, serde::Deserialize)]
+struct SimStats {
+    requests: u64,
+    cpu_secs: f64,
+    peak_rss_mb: f64,
+}
+
+/// A host as the simulator child announces it.
+#[derive(Debug, serde::Serialize, serde::Deserialize)]
+struct SimHost {
+    name: String,
+    entry_url: String,
 }
 
 pub fn run(args: Args, ctx: &Context) -> anyhow::Result<ExitCode> {
@@ -70,17 +91,21 @@ pub fn run(args: Args, ctx: &Context) -> anyhow::Result<ExitCode> {
         args.rate > 0.0 && args.rate.is_finite(),
         "--rate must be positive"
     );
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?;
+    if args.serve {
+        rt.block_on(serve(&args))?;
+        return Ok(ExitCode::SUCCESS);
+    }
     let scratch = std::env::temp_dir().join(format!("gknb-bench-{}", std::process::id()));
     std::fs::create_dir_all(&scratch).context("cannot create a scratch directory")?;
     let db = args
         .db
         .clone()
         .unwrap_or_else(|| scratch.join("bench.sqlite"));
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .context("cannot start the async runtime")?;
-    let figures = rt.block_on(bench(&args, ctx, &db));
+    let figures = bench(&rt, &args, ctx, &db);
     let _ = std::fs::remove_dir_all(&scratch);
     let figures = figures?;
     if args.json {
@@ -91,14 +116,77 @@ pub fn run(args: Args, ctx: &Context) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-async fn bench(args: &Args, ctx: &Context, db: &std::path::Path) -> anyhow::Result<Figures> {
+/// The child side: start the simulator, announce its hosts, serve until stdin says stop.
+async fn serve(args: &Args) -> anyhow::Result<()> {
     let handle = sim::start(sim::SimConfig::bench(args.hosts, args.reports))
         .await
         .context("cannot start the portal simulator")?;
-    let mut seeds = Vec::new();
+    let mut out = String::new();
     for h in handle.hosts() {
+        out.push_str(&serde_json::to_string(&SimHost {
+            name: h.name,
+            entry_url: h.entry_url,
+        })?);
+        out.push('\n');
+    }
+    out.push_str("READY\n");
+    {
+        use std::io::Write as _;
+        let mut stdout = std::io::stdout().lock();
+        stdout.write_all(out.as_bytes())?;
+        stdout.flush()?;
+    }
+    // Any line (or end of input) on stdin stops the simulator.
+    tokio::task::spawn_blocking(|| {
+        let mut line = String::new();
+        let _ = std::io::stdin().read_line(&mut line);
+    })
+    .await
+    .context("waiting for the parent")?;
+    let (user, system) = cpu_times();
+    let stats = SimStats {
+        requests: handle.requests().len() as u64,
+        cpu_secs: user + system,
+        peak_rss_mb: peak_rss_kb().map_or(f64::NAN, |kb| kb as f64 / 1024.0),
+    };
+    println!("{}", serde_json::to_string(&stats)?);
+    Ok(())
+}
+
+fn bench(
+    rt: &tokio::runtime::Runtime,
+    args: &Args,
+    ctx: &Context,
+    db: &std::path::Path,
+) -> anyhow::Result<Figures> {
+    use std::io::{BufRead as _, Write as _};
+    let exe = std::env::current_exe().context("cannot find the gknb executable")?;
+    let mut child = std::process::Command::new(exe)
+        .args([
+            "bench",
+            "--serve",
+            "--hosts",
+            &args.hosts.to_string(),
+            "--reports",
+            &args.reports.to_string(),
+        ])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .context("cannot start the simulator process")?;
+    let (Some(mut stdin), Some(stdout)) = (child.stdin.take(), child.stdout.take()) else {
+        anyhow::bail!("simulator process without pipes");
+    };
+    let mut lines = std::io::BufReader::new(stdout).lines();
+    let mut seeds = Vec::new();
+    for line in lines.by_ref() {
+        let line = line.context("reading the simulator's hosts")?;
+        if line == "READY" {
+            break;
+        }
+        let h: SimHost = serde_json::from_str(&line).context("simulator host line")?;
         seeds.push(Seed {
-            name: h.name.clone(),
+            name: h.name,
             region: String::new(),
             url: Url::parse(&h.entry_url).context("simulator entry URL")?,
             family: Family::Auto,
@@ -107,6 +195,10 @@ async fn bench(args: &Args, ctx: &Context, db: &std::path::Path) -> anyhow::Resu
             accept_invalid_certs: None,
         });
     }
+    anyhow::ensure!(
+        seeds.len() == args.hosts,
+        "the simulator did not start every host"
+    );
     let mut cfg = ctx.config.crawl.clone();
     cfg.per_host_rate = args.rate;
     cfg.per_host_burst = args.burst;
@@ -122,12 +214,20 @@ async fn bench(args: &Args, ctx: &Context, db: &std::path::Path) -> anyhow::Resu
     };
     let cpu0 = cpu_times();
     let start = Instant::now();
-    let summary = crawl::crawl(db, &seeds, opts).await?;
+    let summary = rt.block_on(crawl::crawl(db, &seeds, opts));
     let elapsed = start.elapsed().as_secs_f64().max(1e-9);
     let cpu1 = cpu_times();
+    let _ = stdin.write_all(b"stop\n");
+    drop(stdin);
+    let sim_stats: SimStats = lines
+        .next()
+        .and_then(|l| l.ok())
+        .and_then(|l| serde_json::from_str(&l).ok())
+        .unwrap_or_default();
+    let _ = child.wait();
+    let summary = summary?;
     let pages = summary.pages + summary.not_modified;
-    let requests = handle.requests().len() as u64;
-    drop(handle);
+    let requests = sim_stats.requests;
     let rps = requests as f64 / elapsed;
     Ok(Figures {
         hosts: args.hosts,
@@ -145,6 +245,8 @@ async fn bench(args: &Args, ctx: &Context, db: &std::path::Path) -> anyhow::Resu
         cpu_system_secs: cpu1.1 - cpu0.1,
         peak_rss_mb: peak_rss_kb().map_or(f64::NAN, |kb| kb as f64 / 1024.0),
         failures: summary.failure_count,
+        sim_cpu_secs: sim_stats.cpu_secs,
+        sim_peak_rss_mb: sim_stats.peak_rss_mb,
     })
 }
 
@@ -166,8 +268,12 @@ fn print_figures(f: &Figures) {
         f.reports_per_sec
     );
     println!(
-        "cpu {:.1}s user + {:.1}s system; peak memory {:.1} MB (simulator included); {} failures",
+        "crawler: cpu {:.1}s user + {:.1}s system, peak memory {:.1} MB; {} failures",
         f.cpu_user_secs, f.cpu_system_secs, f.peak_rss_mb, f.failures
+    );
+    println!(
+        "simulator (separate process): cpu {:.1}s, peak memory {:.1} MB",
+        f.sim_cpu_secs, f.sim_peak_rss_mb
     );
 }
 
