@@ -202,6 +202,11 @@ pub async fn crawl(db: &Path, seeds: &[Seed], opts: CrawlOptions) -> Result<Summ
     let started = Instant::now();
     let mut store = CrawlDb::open(db)?;
     let run = store.start_run()?;
+    if run.resumed {
+        tracing::info!(run = run.run_id, "resuming an interrupted run");
+    } else {
+        tracing::info!(run = run.run_id, seeds = seeds.len(), "starting a run");
+    }
     let fetcher = Arc::new(Fetcher::new(opts.fetch.clone())?);
     let mut scopes: HashMap<String, Scope> = HashMap::new();
     {
@@ -569,6 +574,7 @@ impl Scheduler {
         let attempts = r.fetched.attempts;
         match r.fetched.outcome {
             Outcome::Fetched(resp) => {
+                tracing::debug!(url = %item.url, kind = item.kind.as_str(), bytes = resp.body.len(), "fetched");
                 self.note_success(&item.host);
                 self.summary.pages += 1;
                 self.summary.bytes += resp.body.len() as u64;
@@ -644,6 +650,7 @@ impl Scheduler {
                 )?;
             }
             Outcome::Blocked(ch) => {
+                tracing::warn!(host = %item.host, reason = ch.reason(), "host blocked");
                 self.errors += 1;
                 self.kill_host(&item.host);
                 batch.host_verdict(&item.host, "blocked", ch.reason(), run)?;
@@ -662,6 +669,7 @@ impl Scheduler {
                 let h = self.hosts.entry(item.host.clone()).or_default();
                 if !h.robots_noted {
                     h.robots_noted = true;
+                    tracing::info!(host = %item.host, "robots.txt disallows gknb");
                     batch.host_verdict(&item.host, "robots", "robots.txt disallows gknb", run)?;
                 }
                 batch.finish(
@@ -679,7 +687,9 @@ impl Scheduler {
                 self.errors += 1;
                 let h = self.hosts.entry(item.host.clone()).or_default();
                 h.consecutive_failures += 1;
+                tracing::debug!(url = %item.url, error = %e, "request failed");
                 if h.consecutive_failures >= UNREACHABLE_AFTER {
+                    tracing::warn!(host = %item.host, error = %e, "host unreachable");
                     self.kill_host(&item.host);
                     batch.host_verdict(&item.host, "unreachable", &e, run)?;
                 }
