@@ -23,7 +23,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use serde::Serialize;
-use tokio::sync::mpsc;
+use tokio::sync::{Semaphore, mpsc};
 use url::Url;
 
 use crate::discover::{self, Discovery, Family, ListingKind};
@@ -247,7 +247,9 @@ pub async fn crawl(db: &Path, seeds: &[Seed], opts: CrawlOptions) -> Result<Summ
         }
         batch.commit()?;
     }
+    let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
     let mut sched = Scheduler {
+        analysis: Arc::new(Semaphore::new(cores)),
         store: Some(store),
         fetcher,
         opts,
@@ -268,6 +270,8 @@ pub async fn crawl(db: &Path, seeds: &[Seed], opts: CrawlOptions) -> Result<Summ
 }
 
 struct Scheduler {
+    /// Permits for CPU-heavy page analysis (discovery, report parsing).
+    analysis: Arc<Semaphore>,
     /// Lent out (`None`) only inside [`Scheduler::process`].
     store: Option<CrawlDb>,
     fetcher: Arc<Fetcher>,
@@ -377,9 +381,10 @@ impl Scheduler {
                     continue;
                 }
                 let fetcher = self.fetcher.clone();
+                let analysis = self.analysis.clone();
                 let tx = tx.clone();
                 tokio::spawn(async move {
-                    let result = run_task(fetcher, item).await;
+                    let result = run_task(fetcher, analysis, item).await;
                     let _ = tx.send(result);
                 });
             }
@@ -911,7 +916,7 @@ fn is_html(resp: &fetch::Response) -> bool {
         .starts_with('<')
 }
 
-async fn run_task(fetcher: Arc<Fetcher>, item: Item) -> TaskResult {
+async fn run_task(fetcher: Arc<Fetcher>, analysis: Arc<Semaphore>, item: Item) -> TaskResult {
     let req = fetch::Request {
         url: match Url::parse(&item.url) {
             Ok(u) => u,
@@ -944,6 +949,9 @@ async fn run_task(fetcher: Arc<Fetcher>, item: Item) -> TaskResult {
             let family = Family::from_name(&item.family).unwrap_or_default();
             let source = item.url.clone();
             let attempts = fetched.attempts;
+            // One parse per core at a time: a parse's DOM is many times the page's size, and
+            // more parses than cores only add memory.
+            let _permit = analysis.acquire_owned().await.ok();
             // The body moves to the blocking pool and back: report pages are large.
             let joined = tokio::task::spawn_blocking(move || {
                 let found = analyse(kind, family, &source, &resp);
