@@ -152,6 +152,21 @@ impl SynthReport {
         }
     }
 
+    /// Blanks (prints as `&nbsp;`) most zero cells of tables 三 and 四, the way many agencies
+    /// leave zeros empty (Shanghai 2019). Blank is not zero for a parser: those cells have no
+    /// [`expected_value`](SynthReport::expected_value), and the identities still hold with
+    /// blanks counted as 0.
+    pub fn with_blank_zeros(mut self, seed: u64) -> SynthReport {
+        let mut rng = Rng::new(seed ^ 0x00B1_A44C);
+        for (key, text) in &mut self.values {
+            let detail = key.starts_with("requests.") || key.starts_with("appeals.");
+            if detail && text == "0" && rng.chance(70) {
+                text.clear();
+            }
+        }
+        self
+    }
+
     /// The number a parser should extract for `key`, in the metric's unit: yuan for
     /// `active.procurement.amount_yuan` (the cell may say `元` or `万元`), 万元 for
     /// `active.fees.amount_wan_yuan`, plain counts otherwise. `None` for unknown keys or
@@ -1131,6 +1146,27 @@ mod tests {
                 check_identities(&r);
             }
         }
+    }
+
+    #[test]
+    fn blank_zeros_keep_identities_with_blanks_as_zero() {
+        let r = consistent(Format::F2021, 2022, "某局", 11).with_blank_zeros(11);
+        let blanks = r.values.iter().filter(|(_, v)| v.is_empty()).count();
+        assert!(blanks > 20, "{blanks}");
+        assert!(
+            r.values
+                .iter()
+                .all(|(k, v)| !v.is_empty() || !k.starts_with("active."))
+        );
+        let mut filled = r.clone();
+        for (_, v) in &mut filled.values {
+            if v.is_empty() {
+                *v = "0".into();
+            }
+        }
+        check_identities(&filled);
+        let page = render_html(&r, &HtmlStyle::default());
+        assert!(page.contains("<span>&nbsp;</span>"));
     }
 
     #[test]

@@ -6,8 +6,8 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use gknb::sim::{
-    self, Challenge, Charset, Family, Faults, HostSpec, Layout, PathFault, RateLimit, ReportKind,
-    RetryAfter, Robots, Shell, SimConfig, SimHandle,
+    self, Challenge, Charset, Family, Faults, Gzip, HostSpec, Layout, PathFault, RateLimit,
+    ReportKind, RetryAfter, Robots, Shell, SimConfig, SimHandle, SlowBody,
 };
 use regex::Regex;
 use reqwest::StatusCode;
@@ -82,8 +82,10 @@ fn hrefs(html: &str) -> Vec<String> {
 
 /// Resolved article links (report pages) found in a listing page.
 fn article_links(base: &Url, html: &str) -> Vec<String> {
-    let article =
-        Regex::new(r"(/t\d{8}_\d+\.html|/art_\d+_\d+\.html|/content_\d+\.htm)$").expect("regex");
+    let article = Regex::new(
+        r"(/t\d{8}_\d+\.html|/art_\d+_\d+\.html|/content_\d+\.htm|/public/\d+/\d+\.html)$",
+    )
+    .expect("regex");
     hrefs(html)
         .into_iter()
         .filter_map(|h| base.join(&h).ok())
@@ -452,8 +454,11 @@ async fn conditional_get_gives_304() {
         .await
         .unwrap();
     assert_eq!(r.status(), StatusCode::OK);
-    let statuses: Vec<u16> = h.requests_to("cond").iter().map(|r| r.status).collect();
+    let log = h.requests_to("cond");
+    let statuses: Vec<u16> = log.iter().map(|r| r.status).collect();
     assert_eq!(statuses, vec![200, 304, 304, 200, 200]);
+    let conditional: Vec<bool> = log.iter().map(|r| r.conditional).collect();
+    assert_eq!(conditional, vec![false, true, true, true, true]);
 }
 
 #[tokio::test]
@@ -529,7 +534,7 @@ async fn rate_window_slides() {
     let mut a = HostSpec::new("rate-w", addr(25), Family::Trs);
     a.faults.rate_limit = Some(RateLimit {
         max_requests: 1,
-        per: Duration::from_millis(150),
+        per: Duration::from_millis(500),
         retry_after: RetryAfter::Seconds(1),
     });
     let h = start_one(a).await;
@@ -537,7 +542,7 @@ async fn rate_window_slides() {
     let entry = h.entry_url("rate-w").unwrap();
     assert_eq!(get(&c, &entry).await.status, StatusCode::OK);
     assert_eq!(get(&c, &entry).await.status, StatusCode::TOO_MANY_REQUESTS);
-    tokio::time::sleep(Duration::from_millis(160)).await;
+    tokio::time::sleep(Duration::from_millis(520)).await;
     assert_eq!(get(&c, &entry).await.status, StatusCode::OK);
 }
 
@@ -570,13 +575,11 @@ async fn hung_response_times_out_then_serves() {
         path_contains: None,
     });
     let h = start_one(a).await;
-    let c = reqwest::Client::builder()
-        .timeout(Duration::from_millis(200))
-        .build()
-        .unwrap();
+    let c = client();
     let entry = h.entry_url("hang").unwrap();
     let err = c
         .get(&entry)
+        .timeout(Duration::from_millis(200))
         .send()
         .await
         .expect_err("held past the timeout");
@@ -984,6 +987,8 @@ async fn served_reports_parse_to_their_truth() {
         ("p-hw", 51, Family::Hanweb, Charset::GbkNoHeader),
         ("p-gov", 52, Family::GovCn, Charset::Conflict),
         ("p-one", 53, Family::TrsOneBased, Charset::GbkHeader),
+        ("p-jy", 70, Family::Jiyue, Charset::Utf8NoHeader),
+        ("p-gk", 71, Family::Gkmlpt, Charset::Utf8),
     ];
     let hosts = specs
         .iter()
@@ -1004,6 +1009,7 @@ async fn served_reports_parse_to_their_truth() {
     let h = sim::start(SimConfig { hosts }).await.unwrap();
     let c = client();
     let mut statuses = HashSet::new();
+    let mut blanks = 0;
     for (name, ..) in specs {
         for t in h.truth(name) {
             let p = get(&c, &t.url).await;
@@ -1026,8 +1032,18 @@ async fn served_reports_parse_to_their_truth() {
                 let got = parsed.fact(&key).and_then(|f| f.value);
                 assert_eq!(got, Some(value), "{} {key}", t.url);
             }
+            for (key, _) in t.report.values.iter().filter(|(_, v)| v.is_empty()) {
+                blanks += 1;
+                let f = parsed.fact(key);
+                assert!(
+                    f.is_none_or(|f| f.value.is_none()),
+                    "{} {key}: blank is not zero",
+                    t.url
+                );
+            }
         }
     }
+    assert!(blanks > 0, "some reports leave zero cells blank");
     assert_eq!(statuses.len(), 5, "every kind was served: {statuses:?}");
 }
 
@@ -1066,7 +1082,7 @@ async fn hanweb_downfile_stub_parses_as_attachment_only() {
 async fn fault_zoo_starts_and_user_agent_filter() {
     let h = sim::start(SimConfig::fault_zoo(60)).await.unwrap();
     let names: Vec<String> = h.hosts().into_iter().map(|i| i.name).collect();
-    assert_eq!(names.len(), 19);
+    assert_eq!(names.len(), 22);
     assert!(names.iter().any(|n| n == "messy"));
     let entry = h.entry_url("ua").unwrap();
     let robots = format!("{}/robots.txt", h.base_url("ua").unwrap());
@@ -1080,6 +1096,17 @@ async fn fault_zoo_starts_and_user_agent_filter() {
     assert_eq!(
         browser.get(&entry).send().await.unwrap().status(),
         StatusCode::OK
+    );
+    let ua_log = h.requests_to("ua");
+    assert_eq!(
+        ua_log[0].user_agent, None,
+        "reqwest sends no User-Agent by default"
+    );
+    assert!(
+        ua_log[2]
+            .user_agent
+            .as_deref()
+            .is_some_and(|u| u.starts_with("Mozilla/5.0"))
     );
     // The hanweb nextgroup link (GET page=1) is the second group.
     let hw = Url::parse(&h.entry_url("hanweb").unwrap()).unwrap();
@@ -1177,4 +1204,416 @@ async fn messy_zoo_host_is_fully_crawlable() {
     assert!(missing.is_empty(), "unreachable: {missing:?}");
     assert!(found.len() > truth.len(), "notices are listed too");
     assert!(h.requests_to("messy").iter().all(|r| r.status == 200));
+}
+
+#[tokio::test]
+async fn forced_gzip_declared_or_not_and_latency() {
+    let mut a = HostSpec::new("gz", addr(56), Family::Trs);
+    a.faults.forced_gzip = Some(Gzip::Declared);
+    let mut b = HostSpec::new("gz-raw", addr(57), Family::Trs);
+    b.faults.forced_gzip = Some(Gzip::Undeclared);
+    let mut d = HostSpec::new("slow", addr(58), Family::Trs);
+    d.faults.latency = Some(Duration::from_millis(50));
+    let h = sim::start(SimConfig {
+        hosts: vec![a, b, d],
+    })
+    .await
+    .unwrap();
+    // reqwest sends Accept-Encoding only when its decoder is on; turn it off to see the bytes.
+    let raw = reqwest::Client::builder().no_gzip().build().unwrap();
+    let declared = get(&raw, &h.entry_url("gz").unwrap()).await;
+    assert_eq!(declared.header("content-encoding").as_deref(), Some("gzip"));
+    assert!(declared.body.starts_with(&[0x1f, 0x8b]));
+    let undeclared = get(&raw, &h.entry_url("gz-raw").unwrap()).await;
+    assert_eq!(undeclared.header("content-encoding"), None);
+    assert!(undeclared.body.starts_with(&[0x1f, 0x8b]));
+    let mut text = String::new();
+    std::io::Read::read_to_string(
+        &mut flate2::read::GzDecoder::new(&undeclared.body[..]),
+        &mut text,
+    )
+    .unwrap();
+    assert!(text.contains("createPageHTML"));
+    // A decoding client sees plain HTML.
+    let decoding = get(&client(), &h.entry_url("gz").unwrap()).await;
+    assert!(decoding.text().contains("createPageHTML"));
+    let t0 = std::time::Instant::now();
+    assert_eq!(
+        get(&raw, &h.entry_url("slow").unwrap()).await.status,
+        StatusCode::OK
+    );
+    assert!(t0.elapsed() >= Duration::from_millis(50));
+}
+
+#[tokio::test]
+async fn multipage_articles_split_into_three_parts() {
+    let mut s = HostSpec::new("multi", addr(59), Family::Trs);
+    s.reports = 6;
+    s.attachment_every = 0;
+    s.multipage_every = 2;
+    let h = start_one(s).await;
+    let c = client();
+    let truth = h.truth("multi");
+    let split: Vec<_> = truth.iter().filter(|t| t.parts.len() == 3).collect();
+    assert_eq!(split.len(), 3);
+    assert!(
+        truth
+            .iter()
+            .filter(|t| t.parts.len() == 1)
+            .all(|t| t.parts[0] == t.url)
+    );
+    let t = split[0];
+    assert_eq!(t.parts[0], t.url);
+    assert!(t.parts[1].ends_with("_1.html") && t.parts[2].ends_with("_2.html"));
+    let mut texts = Vec::new();
+    for (k, url) in t.parts.iter().enumerate() {
+        let p = get(&c, url).await;
+        assert_eq!(p.status, StatusCode::OK, "{url}");
+        let text = p.text();
+        let stem = t.url.rsplit('/').next().unwrap().trim_end_matches(".html");
+        assert!(text.contains(&format!("createPageHTML(3, {k}, \"{stem}\", \"html\")")));
+        assert!(text.contains(&format!("<title>{}</title>", t.title)));
+        texts.push(text);
+    }
+    let has = |k: usize, s: &str| texts[k].contains(s);
+    assert!(has(0, "第二十条第（一）项") && !has(0, "本列数据的勾稽关系") && !has(0, "行政复议"));
+    assert!(has(1, "本列数据的勾稽关系") && !has(1, "第二十条") && !has(1, "复议后起诉"));
+    assert!(has(2, "复议后起诉") && has(2, "六、其他需要报告的事项") && !has(2, "第二十条"));
+    // The first part alone has no table 三; the parts together are the whole report.
+    let alone = gknb::report::parse(&gknb::report::Input {
+        bytes: texts[0].as_bytes(),
+        source: &t.url,
+        content_type: Some("text/html; charset=utf-8"),
+    });
+    assert_ne!(alone.status, gknb::model::Status::Ok);
+    let joined = texts.concat();
+    let whole = gknb::report::parse(&gknb::report::Input {
+        bytes: joined.as_bytes(),
+        source: &t.url,
+        content_type: Some("text/html; charset=utf-8"),
+    });
+    assert_eq!(whole.status, t.expected_status(), "{:?}", whole.reason);
+    for (key, value) in t.report.expected_values() {
+        assert_eq!(whole.fact(&key).and_then(|f| f.value), Some(value), "{key}");
+    }
+}
+
+#[tokio::test]
+async fn gkmlpt_shell_config_and_json_api() {
+    let mut flat = HostSpec::new("gk", addr(61), Family::Gkmlpt);
+    flat.reports = 25;
+    flat.per_page = 10;
+    let mut years = HostSpec::new("gk-years", addr(62), Family::Gkmlpt);
+    years.reports = 18;
+    years.per_page = 2;
+    years.layout = Layout::YearColumns;
+    let h = sim::start(SimConfig {
+        hosts: vec![flat, years],
+    })
+    .await
+    .unwrap();
+    let c = client();
+    let node = Regex::new(r"\{id:(\d+),name:'([^']*)',post_count:(\d+)").unwrap();
+    let post = Regex::new(r"/gkmlpt/content/\d+/\d+/post_\d+\.html$").unwrap();
+    for host in ["gk", "gk-years"] {
+        let entry = Url::parse(&h.entry_url(host).unwrap()).unwrap();
+        assert_eq!(entry.path(), "/gkmlpt/annualreport");
+        let shell = get(&c, entry.as_str()).await.text();
+        assert!(shell.contains("window._CONFIG = {SID:'755001'"));
+        assert!(
+            article_links(&entry, &shell).is_empty(),
+            "the shell has no links"
+        );
+        let cats: Vec<(String, String, usize)> = node
+            .captures_iter(&shell)
+            .map(|c| (c[1].to_string(), c[2].to_string(), c[3].parse().unwrap()))
+            .collect();
+        assert!(
+            cats.iter()
+                .any(|(id, name, _)| id == "2629" && name == "政府信息公开年报")
+        );
+        assert!(cats.iter().any(|(_, name, _)| name == "机构职能"));
+        let mut found = BTreeSet::new();
+        // Everything under 2629: the category itself and its children (ids above 2629 here).
+        for (id, _, count) in cats
+            .iter()
+            .filter(|(id, ..)| id.as_str() >= "2629" && id.as_str() < "2650")
+        {
+            let mut seen = 0;
+            for page in 1.. {
+                let api = entry
+                    .join(&format!("/gkmlpt/api/all/{id}?page={page}&sid=755001"))
+                    .unwrap();
+                let p = get(&c, api.as_str()).await;
+                assert_eq!(p.status, StatusCode::OK);
+                let json: serde_json::Value = serde_json::from_slice(&p.body).unwrap();
+                assert_eq!(json["classify"]["post_count"].as_u64(), Some(*count as u64));
+                let articles = json["articles"].as_array().unwrap();
+                if articles.is_empty() {
+                    break;
+                }
+                for a in articles {
+                    let url = a["url"].as_str().unwrap().to_string();
+                    assert!(post.is_match(&url), "{url}");
+                    assert!(a["title"].as_str().unwrap().contains("年度报告"));
+                    found.insert(url);
+                    seen += 1;
+                }
+            }
+            assert_eq!(seen, *count, "category {id}");
+        }
+        assert_eq!(found, truth_urls(&h, host), "{host}");
+    }
+    let t = h
+        .truth("gk")
+        .into_iter()
+        .find(|t| t.kind == ReportKind::Html)
+        .unwrap();
+    let page = get(&c, &t.url).await.text();
+    assert!(page.contains("DETAIL:{id:") && page.contains("\\u003C"));
+    let parsed = gknb::report::parse(&gknb::report::Input {
+        bytes: page.as_bytes(),
+        source: &t.url,
+        content_type: Some("text/html; charset=utf-8"),
+    });
+    assert_eq!(parsed.status, t.expected_status(), "{:?}", parsed.reason);
+    let empty = get(
+        &c,
+        &format!(
+            "{}/gkmlpt/api/all/2601?page=1&sid=755001",
+            h.base_url("gk").unwrap()
+        ),
+    )
+    .await;
+    assert!(empty.text().contains("\"articles\":[]"));
+}
+
+#[tokio::test]
+async fn home_page_links_the_entry() {
+    let h = sim::start(SimConfig::fault_zoo(100)).await.unwrap();
+    let c = client();
+    for name in ["trs", "hanweb", "govcn", "gkmlpt", "jiyue", "messy"] {
+        let base = Url::parse(&h.base_url(name).unwrap()).unwrap();
+        let home = get(&c, base.as_str()).await;
+        assert_eq!(home.status, StatusCode::OK);
+        let links: Vec<String> = hrefs(&home.text())
+            .into_iter()
+            .filter_map(|l| base.join(&l).ok())
+            .map(|u| u.to_string())
+            .collect();
+        assert!(
+            links.contains(&h.entry_url(name).unwrap()),
+            "{name}: {links:?}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn messy_dates_in_listings() {
+    let mut s = HostSpec::new("dates", addr(63), Family::Trs);
+    s.reports = 20;
+    s.faults.messy_dates = true;
+    let mut hw = HostSpec::new("dates-hw", addr(64), Family::Hanweb);
+    hw.reports = 10;
+    hw.faults.messy_dates = true;
+    let h = sim::start(SimConfig { hosts: vec![s, hw] }).await.unwrap();
+    let c = client();
+    let text = get(&c, &h.entry_url("dates").unwrap()).await.text();
+    assert!(
+        Regex::new(r"\d{4}年\d{2}月\d{2}日")
+            .unwrap()
+            .is_match(&text)
+    );
+    assert!(
+        Regex::new(r"\[\d{4}-\d{2}-\d{2}\]")
+            .unwrap()
+            .is_match(&text)
+    );
+    assert!(
+        Regex::new(r"\d{4}-\n\d{2}-\n\d{2}")
+            .unwrap()
+            .is_match(&text)
+    );
+    assert!(text.contains("<span class=\"date\">") && text.contains("</span></a></li>"));
+    let base = Url::parse(&h.entry_url("dates").unwrap()).unwrap();
+    let found: BTreeSet<String> = article_links(&base, &text).into_iter().collect();
+    assert_eq!(found, truth_urls(&h, "dates"));
+    let xml = get(&c, &h.entry_url("dates-hw").unwrap()).await.text();
+    assert!(Regex::new(r"\d{4}/\d{1,2}/\d{1,2}").unwrap().is_match(&xml));
+}
+
+#[tokio::test]
+async fn drift_moves_the_column_and_the_home_page_follows() {
+    let mut hosts = Vec::new();
+    for (name, last, family) in [
+        ("d-trs", 65, Family::Trs),
+        ("d-gov", 66, Family::GovCn),
+        ("d-hw", 67, Family::Hanweb),
+    ] {
+        let mut s = HostSpec::new(name, addr(last), family);
+        s.reports = 8;
+        hosts.push(s);
+    }
+    let h = sim::start(SimConfig { hosts }).await.unwrap();
+    let c = client();
+    for name in ["d-trs", "d-gov", "d-hw"] {
+        let old_entry = h.entry_url(name).unwrap();
+        let added = h.add_report(name, 2025).unwrap();
+        let old_truth = truth_urls(&h, name);
+        assert!(old_truth.contains(&added.url));
+        let new_entry = h.drift(name).unwrap();
+        assert_ne!(new_entry, old_entry);
+        assert_eq!(h.entry_url(name).as_deref(), Some(new_entry.as_str()));
+        let moved = get(&c, &old_entry).await;
+        assert_eq!(moved.status, StatusCode::MOVED_PERMANENTLY, "{name}");
+        assert_eq!(moved.header("location").as_deref(), Some("/"));
+        let base = Url::parse(&h.base_url(name).unwrap()).unwrap();
+        let home = get(&c, base.as_str()).await.text();
+        let linked: Vec<String> = hrefs(&home)
+            .into_iter()
+            .filter_map(|l| base.join(&l).ok())
+            .map(|u| u.to_string())
+            .collect();
+        assert!(
+            linked.contains(&new_entry),
+            "{name}: home links the new column"
+        );
+        let new_truth = truth_urls(&h, name);
+        assert_eq!(new_truth.len(), 9, "{name}: the added report survives");
+        assert!(
+            new_truth.is_disjoint(&old_truth),
+            "{name}: every article moved"
+        );
+        let entry = Url::parse(&new_entry).unwrap();
+        let listing = get(&c, entry.as_str()).await;
+        assert_eq!(listing.status, StatusCode::OK);
+        let found: BTreeSet<String> = article_links(&entry, &listing.text()).into_iter().collect();
+        assert_eq!(found, new_truth, "{name}");
+        for old in old_truth.iter().take(2) {
+            let s = get(&c, old).await.status;
+            assert!(
+                s == StatusCode::NOT_FOUND || s == StatusCode::MOVED_PERMANENTLY,
+                "{old}: {s}"
+            );
+        }
+        for new in new_truth.iter().take(2) {
+            assert_eq!(get(&c, new).await.status, StatusCode::OK, "{new}");
+        }
+    }
+}
+
+#[tokio::test]
+async fn shutdown_closes_the_listeners() {
+    let h = start_one(HostSpec::new("bye", addr(68), Family::Trs)).await;
+    let entry = h.entry_url("bye").unwrap();
+    let c = reqwest::Client::builder()
+        .pool_max_idle_per_host(0)
+        .timeout(Duration::from_secs(2))
+        .build()
+        .unwrap();
+    assert_eq!(c.get(&entry).send().await.unwrap().status(), StatusCode::OK);
+    h.shutdown();
+    // Aborted tasks drop their listener at the next poll; give the runtime a turn.
+    tokio::task::yield_now().await;
+    let err = c
+        .get(&entry)
+        .send()
+        .await
+        .expect_err("nothing listens any more");
+    assert!(err.is_connect() || err.is_request(), "{err}");
+}
+
+#[tokio::test]
+async fn jiyue_navigation_columns_and_ajax_pages() {
+    let mut s = HostSpec::new("jy", addr(69), Family::Jiyue);
+    s.reports = 30;
+    s.per_page = 4;
+    let h = start_one(s).await;
+    let c = client();
+    let entry = Url::parse(&h.entry_url("jy").unwrap()).unwrap();
+    assert_eq!(entry.path(), "/public/jgdh.html");
+    let nav = get(&c, entry.as_str()).await.text();
+    let columns: Vec<Url> = hrefs(&nav)
+        .into_iter()
+        .filter(|l| l.contains("catId=2003"))
+        .map(|l| entry.join(&l).unwrap())
+        .collect();
+    assert_eq!(columns.len(), 5, "30 reports over 6 years: 5 agencies");
+    assert!(nav.contains("catId=6786"), "a decoy category per organ");
+    let page_url = Regex::new(r"var pageUrl = '([^']+)'").unwrap();
+    let total = Regex::new(r"共(\d+)页").unwrap();
+    let mut found = BTreeSet::new();
+    for col in &columns {
+        let p = get(&c, col.as_str()).await;
+        assert_eq!(p.status, StatusCode::OK, "{col}");
+        let text = p.text();
+        let first = article_links(col, &text);
+        assert_eq!(first.len(), 4);
+        found.extend(first);
+        let pages: usize = total
+            .captures(&text)
+            .and_then(|c| c[1].parse().ok())
+            .unwrap();
+        assert_eq!(pages, 2, "6 reports, 4 per page");
+        let ajax = page_url.captures(&text).map(|c| c[1].to_string()).unwrap();
+        for n in 2..=pages + 1 {
+            let frag = get(&c, col.join(&format!("{ajax}{n}")).unwrap().as_str()).await;
+            assert_eq!(frag.status, StatusCode::OK);
+            let text = frag.text();
+            assert!(!text.contains("<html"), "a fragment");
+            let links = article_links(col, &text);
+            if n > pages {
+                assert!(links.is_empty() && text.contains("暂无相关信息"));
+            }
+            found.extend(links);
+        }
+        let other = get(
+            &c,
+            col.as_str().replace("catId=2003", "catId=6786").as_str(),
+        )
+        .await;
+        assert!(other.text().contains("暂无相关信息"));
+    }
+    assert_eq!(found, truth_urls(&h, "jy"));
+    let t = h
+        .truth("jy")
+        .into_iter()
+        .find(|t| t.kind == ReportKind::Html)
+        .unwrap();
+    assert!(t.url.contains("/public/168"));
+    let page = get(&c, &t.url).await.text();
+    assert!(page.contains("<div class=\"wzcon\""));
+}
+
+#[tokio::test]
+async fn trickling_body_trips_a_total_timeout_but_not_a_read_timeout() {
+    let mut s = HostSpec::new("trickle", addr(72), Family::Trs);
+    s.reports = 5;
+    s.faults.slow_body = Some(SlowBody {
+        chunk_bytes: 256,
+        every: Duration::from_millis(15),
+    });
+    let h = start_one(s).await;
+    let entry = h.entry_url("trickle").unwrap();
+    let c = client();
+    let err = async {
+        c.get(&entry)
+            .timeout(Duration::from_millis(40))
+            .send()
+            .await?
+            .bytes()
+            .await
+    }
+    .await
+    .expect_err("the whole body takes longer than 40 ms");
+    assert!(err.is_timeout(), "{err}");
+    let patient = reqwest::Client::builder()
+        .read_timeout(Duration::from_secs(2))
+        .build()
+        .unwrap();
+    let r = patient.get(&entry).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    let body = r.text().await.unwrap();
+    assert!(body.len() > 4 * 256, "{}", body.len());
+    assert!(body.contains("createPageHTML") && body.ends_with("</html>\n"));
 }

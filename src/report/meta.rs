@@ -69,6 +69,8 @@ const BODY_SCAN: usize = 16 * 1024;
 /// Reads the metadata.
 pub fn extract(doc: &DocView) -> Meta {
     let body = head_of(doc.text, BODY_SCAN);
+    // NFKC once: full-width digits in dates and years become ASCII for the regexes.
+    let body_nfkc: String = body.nfkc().collect();
     let heading = heading_line(body);
     let page_title = doc.html_title.map(strip_site_suffix);
     let meta_title = meta_value(doc.meta_tags, &["articletitle", "title"]);
@@ -87,7 +89,7 @@ pub fn extract(doc: &DocView) -> Meta {
     )
     .and_then(|d| date_of(&d))
     .or_else(|| table_meta.published.clone())
-    .or_else(|| labelled_date(body));
+    .or_else(|| labelled_date(&body_nfkc));
 
     let (year, year_source) = [
         (heading.as_deref(), YearSource::Title),
@@ -101,7 +103,7 @@ pub fn extract(doc: &DocView) -> Meta {
             .and_then(year_in)
             .map(|y| (y, src))
     })
-    .or_else(|| statistics_period(body).map(|y| (y, YearSource::Body)))
+    .or_else(|| statistics_period(&body_nfkc).map(|y| (y, YearSource::Body)))
     .or_else(|| {
         let y: i32 = published.as_deref()?.get(..4)?.parse().ok()?;
         Some((y - 1, YearSource::PublicationDate))
@@ -191,10 +193,10 @@ fn year_in(t: &str) -> Option<i32> {
         .and_then(|m| m.as_str().parse().ok())
 }
 
+/// `body` must be NFKC-normalised.
 fn statistics_period(body: &str) -> Option<i32> {
-    let t: String = body.nfkc().collect();
     period_re()
-        .captures(&t)
+        .captures(body)
         .and_then(|c| c.get(1))
         .and_then(|m| m.as_str().parse().ok())
 }
@@ -205,9 +207,9 @@ fn date_of(s: &str) -> Option<String> {
     format_date(&c[1], &c[2], &c[3])
 }
 
+/// `body` must be NFKC-normalised.
 fn labelled_date(body: &str) -> Option<String> {
-    let t: String = body.nfkc().collect();
-    let c = labelled_date_re().captures(&t)?;
+    let c = labelled_date_re().captures(body)?;
     format_date(&c[1], &c[2], &c[3])
 }
 

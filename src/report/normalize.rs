@@ -112,12 +112,19 @@ pub struct CellValue {
 /// Reads a cell: a number (with optional sign, thousands separators, decimals, unit and a
 /// parenthesised annotation), `empty`, `na`, or `text`.
 pub fn read_cell(raw: &str) -> CellValue {
-    let text: String = raw.nfkc().filter(|c| !is_space(*c)).collect();
     let plain = |state| CellValue {
         state,
         number: None,
         unit: CellUnit::None,
     };
+    // Labels are most cells of a table: decide them from the first character, before paying
+    // for NFKC over the whole text.
+    if let Some(first) = raw.chars().find(|c| !is_space(*c))
+        && !may_start_value(first)
+    {
+        return plain(CellState::Text);
+    }
+    let text: String = raw.nfkc().filter(|c| !is_space(*c)).collect();
     if text.is_empty() {
         return plain(CellState::Empty);
     }
@@ -132,6 +139,39 @@ pub fn read_cell(raw: &str) -> CellValue {
         },
         None => plain(CellState::Text),
     }
+}
+
+/// Characters a number or a not-applicable mark can start with, before NFKC.
+fn may_start_value(c: char) -> bool {
+    c.is_ascii_digit()
+        || ('０'..='９').contains(&c)
+        || matches!(
+            c,
+            '+' | '-'
+                | '.'
+                | '/'
+                | '\\'
+                | '_'
+                | '*'
+                | '×'
+                | 'N'
+                | 'n'
+                | '＋'
+                | '－'
+                | '／'
+                | '＼'
+                | '—'
+                | '–'
+                | '―'
+                | '─'
+                | '━'
+                | '一'
+                | '无'
+                | '暂'
+                | '不'
+                | '＿'
+                | '＊'
+        )
 }
 
 fn is_na(text: &str) -> bool {

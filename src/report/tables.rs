@@ -110,17 +110,37 @@ struct Table4State {
 struct Classified<'a> {
     labels: Vec<(usize, String)>,
     cells: &'a [Cell],
+    /// The row holds running text (a paragraph copied into the table flow), not cells.
+    prose: bool,
 }
 
 fn classify(cells: &[Cell]) -> Classified<'_> {
-    let labels = cells
-        .iter()
-        .enumerate()
-        .filter(|(_, c)| !c.text.is_empty() && !normalize::is_value_like(&c.text))
-        .map(|(i, c)| (i, normalize::key(&c.text)))
-        .filter(|(_, k)| k.chars().count() <= MAX_LABEL_CHARS)
-        .collect();
-    Classified { labels, cells }
+    let mut labels = Vec::new();
+    let mut prose = false;
+    for (i, c) in cells.iter().enumerate() {
+        if c.text.is_empty() {
+            continue;
+        }
+        // NFKC never merges characters, so a cell this long cannot shrink into a label.
+        if c.text.chars().filter(|ch| !ch.is_whitespace()).count() > MAX_LABEL_CHARS {
+            prose = true;
+            continue;
+        }
+        if normalize::is_value_like(&c.text) {
+            continue;
+        }
+        let key = normalize::key(&c.text);
+        if key.chars().count() > MAX_LABEL_CHARS {
+            prose = true;
+            continue;
+        }
+        labels.push((i, key));
+    }
+    Classified {
+        labels,
+        cells,
+        prose,
+    }
 }
 
 impl Classified<'_> {
@@ -132,12 +152,6 @@ impl Classified<'_> {
             .filter(|c| !c.spanned)
             .cloned()
             .collect()
-    }
-
-    fn has_prose(&self) -> bool {
-        self.cells
-            .iter()
-            .any(|c| normalize::key(&c.text).chars().count() > MAX_LABEL_CHARS)
     }
 }
 
@@ -398,7 +412,7 @@ impl Walker {
     }
 
     fn value_only_row(&mut self, row: &Classified) {
-        if row.has_prose() {
+        if row.prose {
             return;
         }
         if let Some((id, mut vals)) = self.t3.pending.take() {

@@ -18,6 +18,23 @@
 //! * [`Family::GovCn`]: `…/ndbg/index.htm`, then `home_1.htm` (= page 2), `home_2.htm`, …
 //!   (`home_0.htm` is page 1 again), pager as `<a>` links; articles `../YYYYMM/content_N.htm`
 //!   with the body in `<div id="UCAP-CONTENT">`.
+//! * [`Family::Gkmlpt`]: `/gkmlpt/annualreport` (also `/gkmlpt/index`) is an SPA shell whose
+//!   `window._CONFIG = { SID: '755001', TREE: [...] }` names the categories (政府信息公开年报
+//!   is id 2629, year or department sub-categories are its `children`); listings come only from
+//!   `GET /gkmlpt/api/all/{cat}?page=N&sid=755001` (1-based pages, JSON
+//!   `{"classify":{"post_count":N},"articles":[{"title","url","post_url",…}]}`, empty
+//!   `articles` past the end); articles `/gkmlpt/content/{v}/{folder}/post_{id}.html` repeat
+//!   their body in `_CONFIG.DETAIL.content`.
+//! * [`Family::Jiyue`] (集约化, Anhui-like): one host for many agencies. `/public/jgdh.html`
+//!   (机构导航) links every agency's column `/public/column/{organId}?type=4&catId=2003&action=list&nav=3`;
+//!   that page renders page 1 (`ul.doc_list li a[title] + span.date`) and names the AJAX
+//!   label URL for the others: `/site/label/8888?IsAjax=1&dataType=html&pageSize=P&labelName=publicInfoList&organId=O&type=4&catId=2003&pageIndex=N`
+//!   (an HTML fragment of `div.xxgk_navli`, `暂无相关信息` past the end or for another
+//!   catId); articles `/public/{organId}/{id}.html` with the body in `div.wzcon`. `layout` is
+//!   ignored (the organ columns are the layout).
+//!
+//! Every host also serves a home page (`/`) whose navigation links the entry URL, next to
+//! `javascript:` and cross-site links.
 //!
 //! Attachment-only reports are short stubs: TRS and gov.cn stubs link `./P0YYYYMMDD….pdf` next
 //! to the article; Hanweb stubs link `/module/download/downfile.jsp?classid=0&filename=….pdf`,
@@ -40,8 +57,9 @@
 //! Faults (per host, [`Faults`]): rate limit with `Retry-After` (seconds or HTTP-date), 503
 //! bursts, hung responses, 瑞数 412 / 加速乐 521 / WZWS 200 challenges, a 302-to-self cookie
 //! loop, robots.txt `Disallow: /` or `Crawl-delay`, a browser-UA filter, a sticky pager, deep
-//! stub pages, duplicate listings, `javascript:` links, the relative-URL zoo and JS/meta-refresh
-//! shells; charset profiles per host ([`Charset`]).
+//! stub pages, duplicate listings, `javascript:` links, the relative-URL zoo, JS/meta-refresh
+//! shells, forced gzip (declared or not), fixed latency, trickling bodies and mixed listing
+//! date formats; charset profiles per host ([`Charset`]).
 //!
 //! ```no_run
 //! # async fn demo() -> Result<(), gknb::sim::SimError> {
@@ -75,8 +93,11 @@ pub enum SimError {
     /// A host's address could not be bound.
     #[error("cannot bind simulator host {name} to {addr}: {source}")]
     Bind {
+        /// The host's name.
         name: String,
+        /// The address it was to bind.
         addr: SocketAddr,
+        /// Why binding failed.
         source: std::io::Error,
     },
     /// Two hosts share a name.
@@ -95,6 +116,10 @@ pub enum Family {
     Hanweb,
     /// gov.cn style: `index.htm`, `home_1.htm`, …, `content_N.htm`.
     GovCn,
+    /// Guangdong gkmlpt: SPA shell with `window._CONFIG` and a JSON listing API.
+    Gkmlpt,
+    /// 集约化 platform (Anhui-like): one host serves many agencies (organIds).
+    Jiyue,
 }
 
 /// How a host's annual-report column is organised.
@@ -157,8 +182,11 @@ pub enum RetryAfter {
 /// F-RATE: more than `max_requests` within `per` gets 429 with `Retry-After`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct RateLimit {
+    /// Requests allowed per window.
     pub max_requests: u32,
+    /// Window length (sliding).
     pub per: Duration,
+    /// Form of the `Retry-After` header.
     pub retry_after: RetryAfter,
 }
 
@@ -166,7 +194,9 @@ pub struct RateLimit {
 /// (every path when `None`); later requests of that path are served normally.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PathFault {
+    /// How many requests of each matching path are hit.
     pub first_n: u32,
+    /// Only paths containing this (all paths when `None`).
     pub path_contains: Option<String>,
 }
 
@@ -208,6 +238,7 @@ pub enum Shell {
 /// Fault injection for one host. `Default` is a well-behaved host.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Faults {
+    /// F-RATE: 429 beyond a request budget.
     pub rate_limit: Option<RateLimit>,
     /// 503 for the first requests of each matching path (bursts of unavailability).
     pub unavailable: Option<PathFault>,
@@ -216,7 +247,9 @@ pub struct Faults {
     pub hang: Option<PathFault>,
     /// How long a hung request is held (the client's timeout should fire first).
     pub hang_for: Duration,
+    /// A WAF challenge in front of every path but `/robots.txt`.
     pub challenge: Option<Challenge>,
+    /// What `/robots.txt` says.
     pub robots: Robots,
     /// F-PAGE1: every listing page (and every dataproxy group) returns page 1.
     pub sticky_pager: bool,
@@ -231,9 +264,38 @@ pub struct Faults {
     /// F-STUB: listing pages past the end return a 300–400-byte 200 stub instead of 404
     /// (Hanweb: a 54-byte body).
     pub deep_stubs: bool,
+    /// F-JSSHELL: the entry URL is a JS or meta-refresh shell in front of the column.
     pub shell_entry: Option<Shell>,
     /// F-UA403: 403 (robots.txt included) unless the `User-Agent` contains `Mozilla/`.
     pub browser_ua_only: bool,
+    /// F-GZIP: HTML bodies gzip-compressed whatever the request's `Accept-Encoding`.
+    pub forced_gzip: Option<Gzip>,
+    /// F-SLOW: every response waits this long before the first byte.
+    pub latency: Option<Duration>,
+    /// F-SLOW: 200 bodies trickle out in small chunks (a read timeout must not fire, a total
+    /// timeout may).
+    pub slow_body: Option<SlowBody>,
+    /// F-DATE / F-TRUNC: listing dates in mixed formats (`2024年01月26日`, `2024/1/26`,
+    /// `[2024-01-26]`, split over lines), and on odd ids the date inside the `<a>`.
+    pub messy_dates: bool,
+}
+
+/// Pace of a trickling body.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SlowBody {
+    /// Bytes per chunk.
+    pub chunk_bytes: usize,
+    /// Pause before each chunk.
+    pub every: Duration,
+}
+
+/// How a forced-gzip host labels its bodies.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Gzip {
+    /// `Content-Encoding: gzip` (a client with gzip support decodes transparently).
+    Declared,
+    /// No `Content-Encoding`: only the `1f 8b` magic bytes tell.
+    Undeclared,
 }
 
 impl Default for Faults {
@@ -252,6 +314,10 @@ impl Default for Faults {
             deep_stubs: false,
             shell_entry: None,
             browser_ua_only: false,
+            forced_gzip: None,
+            latency: None,
+            slow_body: None,
+            messy_dates: false,
         }
     }
 }
@@ -263,8 +329,11 @@ pub struct HostSpec {
     pub name: String,
     /// Address to bind; port 0 picks a free port.
     pub addr: SocketAddr,
+    /// CMS family: URL scheme, listing markup, pagination.
     pub family: Family,
+    /// How the annual-report column is organised.
     pub layout: Layout,
+    /// Charset profile of the HTML.
     pub charset: Charset,
     /// Number of reports published at start.
     pub reports: usize,
@@ -279,6 +348,10 @@ pub struct HostSpec {
     /// Every n-th HTML report has a deliberately wrong total (`requests.total_handled.total`
     /// one too high), so T3-A, T3-B and T3-C fail for it (0: none).
     pub inconsistent_every: usize,
+    /// Every n-th HTML report (TRS families only) is split into three pages: the article holds
+    /// sections 一–二 and `createPageHTML(3, 0, "tYYYYMMDD_ID", "html")`; `…_1.html` holds
+    /// section 三, `…_2.html` sections 四–六 (0: none).
+    pub multipage_every: usize,
     /// Title variants on 4 reports in 10 (agency first without 工作, full-width year, missing
     /// year, （超链版）).
     pub title_variants: bool,
@@ -288,8 +361,11 @@ pub struct HostSpec {
     /// Report years cycle through `first_year..=last_year` per agency; years before 2019 give
     /// legacy pages (kind `Html`, report format [`Format::Legacy`](crate::model::Format)).
     pub first_year: i32,
+    /// Last report year (inclusive).
     pub last_year: i32,
+    /// Seed of every generated page and number on the host.
     pub seed: u64,
+    /// Injected faults.
     pub faults: Faults,
 }
 
@@ -308,6 +384,7 @@ impl HostSpec {
             image_every: 0,
             page_bytes: 0,
             inconsistent_every: 0,
+            multipage_every: 0,
             title_variants: false,
             noise_every: 0,
             first_year: 2019,
@@ -323,6 +400,7 @@ impl HostSpec {
 /// The whole simulated world.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct SimConfig {
+    /// The hosts, each on its own address.
     pub hosts: Vec<HostSpec>,
 }
 
@@ -358,11 +436,11 @@ impl SimConfig {
 
 impl SimConfig {
     /// One well-behaved host per family plus one host per fault, on 127.0.0.`first_octet`
-    /// upwards (19 hosts), each with 12 reports. Host names say what they test:
+    /// upwards (22 hosts), each with 12 reports. Host names say what they test:
     ///
     /// | name | what the crawler should do |
     /// |---|---|
-    /// | `trs`, `trs-one`, `hanweb`, `govcn` | find every report exactly once |
+    /// | `trs`, `trs-one`, `hanweb`, `govcn`, `gkmlpt`, `jiyue` | find every report exactly once |
     /// | `years`, `depts` | follow sub-columns (year / 部门 / 街镇) |
     /// | `gbk`, `conflict` | decode GBK without (or against) the header charset |
     /// | `rate` | honour `Retry-After` (429 after 3 requests per second) |
@@ -374,6 +452,7 @@ impl SimConfig {
     /// | `sticky` | stop paging (every `index_N` repeats page 1); only the first 10 reports of the truth are reachable |
     /// | `messy` | deep stubs, duplicates, `javascript:` links, URL zoo, JS shell, title variants, non-report notices: find every report once, save no notice as a report |
     /// | `ua` | send a browser-like `User-Agent` (403 otherwise) |
+    /// | `gzip-raw` | sniff gzip magic bytes: bodies are gzipped without `Content-Encoding` |
     pub fn fault_zoo(first_octet: u8) -> SimConfig {
         let mut n = first_octet;
         let mut host = |name: &str, family: Family| {
@@ -388,6 +467,8 @@ impl SimConfig {
             host("trs-one", Family::TrsOneBased),
             host("hanweb", Family::Hanweb),
             host("govcn", Family::GovCn),
+            host("gkmlpt", Family::Gkmlpt),
+            host("jiyue", Family::Jiyue),
         ];
         let mut h = host("years", Family::Trs);
         h.layout = Layout::YearColumns;
@@ -450,11 +531,15 @@ impl SimConfig {
             js_links: true,
             url_zoo: true,
             shell_entry: Some(Shell::LocationReplace),
+            messy_dates: true,
             ..Faults::default()
         };
         hosts.push(h);
         let mut h = host("ua", Family::GovCn);
         h.faults.browser_ua_only = true;
+        hosts.push(h);
+        let mut h = host("gzip-raw", Family::Hanweb);
+        h.faults.forced_gzip = Some(Gzip::Undeclared);
         hosts.push(h);
         SimConfig { hosts }
     }
@@ -465,12 +550,18 @@ impl SimConfig {
 pub struct RequestRecord {
     /// [`HostSpec::name`].
     pub host: String,
+    /// `GET`, `POST`, …
     pub method: String,
     /// Path and query as requested.
     pub path: String,
+    /// When the request arrived.
     pub time: Instant,
     /// Status sent; 0 for a request that was held open (hang fault).
     pub status: u16,
+    /// The `User-Agent` header, if any.
+    pub user_agent: Option<String>,
+    /// Whether the request carried `If-None-Match` or `If-Modified-Since`.
+    pub conditional: bool,
 }
 
 /// A report the simulator publishes: what a crawler must find and a parser must extract.
@@ -478,6 +569,7 @@ pub struct RequestRecord {
 pub struct TruthReport {
     /// Absolute canonical URL of the report page.
     pub url: String,
+    /// What the page holds.
     pub kind: ReportKind,
     /// The numbers behind the page (for `Html`; stubs and image pages carry the same title;
     /// legacy reports have format `Legacy` and no values).
@@ -492,16 +584,21 @@ pub struct TruthReport {
     /// For attachment-only reports: the link in the stub (absolute; a 302 on Hanweb hosts) and
     /// the final PDF URL (the same URL on TRS and gov.cn hosts).
     pub attachment_link: Option<String>,
+    /// Absolute final PDF URL (attachment-only reports).
     pub attachment_url: Option<String>,
     /// Absolute URLs of the column pages (first pages) that list this report.
     pub listed_in: Vec<String>,
     /// Whether the page bytes are GBK.
     pub gbk: bool,
+    /// URLs of every page of the article, `url` first (one entry unless the article is split,
+    /// see [`HostSpec::multipage_every`]); the report is whole only when all are read.
+    pub parts: Vec<String>,
 }
 
 impl TruthReport {
-    /// The status a correct parser gives this page: `ok`, `invalid` (deliberately inconsistent),
-    /// `legacy` (before 2019), `attachment_only` or `image_only`.
+    /// The status a correct parser gives this page (all its [`parts`](TruthReport::parts)
+    /// together): `ok`, `invalid` (deliberately inconsistent), `legacy` (before 2019),
+    /// `attachment_only` or `image_only`.
     pub fn expected_status(&self) -> crate::model::Status {
         use crate::model::{Format, Status};
         match self.kind {
@@ -517,7 +614,9 @@ impl TruthReport {
 /// Public facts about a running host.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct HostInfo {
+    /// [`HostSpec::name`].
     pub name: String,
+    /// CMS family.
     pub family: Family,
     /// `http://127.0.0.x:port`.
     pub base_url: String,
@@ -568,6 +667,15 @@ impl SimHandle {
     /// publication year) and returns it; `None` for an unknown host.
     pub fn add_report(&self, host: &str, year: i32) -> Option<TruthReport> {
         self.shared.host(host).map(|h| h.add_report(year))
+    }
+
+    /// Reorganises a host's site (F-DRIFT, portals.md scenario 8): the annual-report column and
+    /// every article move under a new root; old column paths (and TRS articles below them)
+    /// answer 301 to `/`, other old article paths 404; the home page links the new entry. Returns the new entry URL (`None` for an
+    /// unknown host). [`SimHandle::truth`] reflects the new URLs. On gkmlpt hosts only the
+    /// category ids change; on 集约化 hosts nothing moves.
+    pub fn drift(&self, host: &str) -> Option<String> {
+        self.shared.host(host).map(|h| h.drift())
     }
 
     /// A copy of the request log.

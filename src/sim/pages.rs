@@ -30,7 +30,8 @@ fn meta_charset_name(host: &Host) -> &'static str {
 /// The href a listing writes for an article, with the URL-zoo and `javascript:` faults.
 fn href(host: &Host, from_dir: &str, r: &ReportMeta) -> String {
     let canonical = match host.spec.family {
-        Family::Hanweb => r.path.clone(),
+        // Hanweb records and 集约化 column pages (`/public/column/1681?…`) link absolute paths.
+        Family::Hanweb | Family::Jiyue => r.path.clone(),
         _ => rel_link(from_dir, &r.path),
     };
     let mut h = canonical.clone();
@@ -128,6 +129,22 @@ fn rel_dir(from: &str, to: &str) -> String {
     s
 }
 
+/// The date a listing prints: ISO normally; under `messy_dates` one of the forms portals use
+/// (`2024年01月26日`, `2024/1/26`, `[2024-01-26]`, split over lines).
+fn listing_date(host: &Host, r: &ReportMeta) -> String {
+    let (y, m, d) = r.date;
+    if !host.spec.faults.messy_dates {
+        return r.published();
+    }
+    match r.id % 5 {
+        0 => format!("{y}年{m:02}月{d:02}日"),
+        1 => format!("{y}/{m}/{d}"),
+        2 => format!("[{}]", r.published()),
+        3 => format!("{y}-\n{m:02}-\n{d:02}"),
+        _ => r.published(),
+    }
+}
+
 fn items(out: &mut String, host: &Host, column: &Column, items: &[ReportMeta]) {
     match host.spec.family {
         Family::GovCn => out.push_str("<div class=\"list list_1 list_2\"><ul>\n"),
@@ -142,7 +159,17 @@ fn items(out: &mut String, host: &Host, column: &Column, items: &[ReportMeta]) {
                     out,
                     "<li><h4><a href=\"{h}\" target=\"_blank\">{}</a><span class=\"date\">{}</span></h4></li>",
                     escape(&title),
-                    r.published()
+                    listing_date(host, r)
+                );
+            }
+            // F-TRUNC: some templates put the date inside the anchor.
+            _ if host.spec.faults.messy_dates && r.id % 2 == 1 => {
+                let _ = writeln!(
+                    out,
+                    "<li><a href=\"{h}\" target=\"_blank\" title=\"{}\">{}<span class=\"date\">{}</span></a></li>",
+                    escape(&title),
+                    escape(&truncated(&title)),
+                    listing_date(host, r)
                 );
             }
             _ => {
@@ -151,7 +178,7 @@ fn items(out: &mut String, host: &Host, column: &Column, items: &[ReportMeta]) {
                     "<li><a href=\"{h}\" target=\"_blank\" title=\"{}\">{}</a><span class=\"date\">{}</span></li>",
                     escape(&title),
                     escape(&truncated(&title)),
-                    r.published()
+                    listing_date(host, r)
                 );
             }
         }
@@ -249,7 +276,7 @@ fn record(host: &Host, r: &ReportMeta) -> String {
     format!(
         "<record><![CDATA[<li><a href=\"{h}\" title='{title}' target='_blank'>{}</a><span>{}</span></li>]]></record>\n",
         escape(&truncated(&r.title())),
-        r.published()
+        listing_date(host, r)
     )
 }
 
@@ -356,8 +383,231 @@ pub(crate) fn report_page(host: &Host, r: &ReportMeta) -> String {
             "<div class=\"artile_zw\" id=\"zoom\">",
             1,
         ),
+        Family::Gkmlpt => gkmlpt_detail(page, r),
+        Family::Jiyue => page.replacen(
+            "<div class=\"TRS_Editor\" id=\"zoom\">",
+            "<div class=\"wzcon\" id=\"zoom\">",
+            1,
+        ),
         _ => page,
     }
+}
+
+/// Part `k` of a report page: the whole page when the article is not split; otherwise the
+/// page's chrome around one slice of the content, with the TRS in-article pager.
+pub(crate) fn report_part(host: &Host, r: &ReportMeta, k: u8) -> String {
+    let page = report_page(host, r);
+    if r.parts <= 1 {
+        return page;
+    }
+    let Some(open) = page.find("id=\"zoom\">").map(|i| i + "id=\"zoom\">".len()) else {
+        return page;
+    };
+    let close = page[open..]
+        .find("</div>\n<div class=\"tools\">")
+        .map_or(page.len(), |i| open + i);
+    // Cut before the paragraphs that open sections 三 and 四.
+    let cut = |heading: &str| {
+        page[open..close]
+            .find(heading)
+            .and_then(|i| page[open..open + i].rfind("<p "))
+            .map_or(close, |i| open + i)
+    };
+    let bounds = [
+        open,
+        cut("三、收到和处理政府信息公开申请情况"),
+        cut("四、政府信息公开行政复议、行政诉讼情况"),
+        close,
+    ];
+    let k = usize::from(k.min(2));
+    let stem = r
+        .path
+        .rsplit('/')
+        .next()
+        .and_then(|f| f.strip_suffix(".html"))
+        .unwrap_or("");
+    format!(
+        "{}{}<div id=\"pagenav\"><script type=\"text/javascript\">createPageHTML({}, {k}, \"{stem}\", \"html\");</script></div>\n{}",
+        &page[..open],
+        &page[bounds[k]..bounds[k + 1]],
+        r.parts,
+        &page[close..]
+    )
+}
+
+/// 集约化 agency navigation (机构导航): every organ's annual-report column, plus a second link
+/// per organ to another category (信息公开指南) that holds no reports.
+pub(crate) fn jiyue_nav(host: &Host, orgs: &[Column]) -> String {
+    let mut out = String::with_capacity(4096);
+    head(&mut out, host, "机构导航", "机构导航");
+    out.push_str("<div class=\"jgdh\"><ul>\n");
+    for c in orgs {
+        let _ = writeln!(
+            out,
+            "<li><span class=\"name\">{name}</span> <a href=\"{path}?type=4&amp;catId={cat}&amp;action=list&amp;nav=3\">政府信息公开年报</a> <a href=\"{path}?type=4&amp;catId=6786&amp;action=list&amp;nav=3\">政府信息公开指南</a></li>",
+            name = escape(&c.title),
+            path = c.path,
+            cat = super::world::JIYUE_CAT,
+        );
+    }
+    out.push_str("</ul></div>\n");
+    foot(&mut out);
+    out
+}
+
+/// 集约化 listing: the organ's column page with page 1, or the AJAX label fragment.
+pub(crate) fn jiyue_list(
+    host: &Host,
+    column: &Column,
+    items: &[ReportMeta],
+    pages: usize,
+    fragment: bool,
+) -> String {
+    let org = column.col_id;
+    let per = host.spec.per_page.max(1);
+    let mut list = String::new();
+    if items.is_empty() {
+        list.push_str("<div class=\"xxgk_navli\">暂无相关信息</div>\n");
+    }
+    for r in items {
+        let title = escape(&r.title());
+        let h = escape_href(&href(host, &column.path, r));
+        let _ = writeln!(
+            list,
+            "<div class=\"xxgk_navli\"><ul class=\"doc_list\"><li><a href=\"{h}\" title=\"{title}\" target=\"_blank\">{}</a><span class=\"date\">{}</span></li></ul></div>",
+            escape(&truncated(&r.title())),
+            listing_date(host, r)
+        );
+    }
+    if fragment {
+        return list;
+    }
+    let mut out = String::with_capacity(8192);
+    head(&mut out, host, &column.title, "政府信息公开年报");
+    let _ = write!(
+        out,
+        "<div class=\"crumb\"><a href=\"{nav}\">机构导航</a> &gt; {} &gt; 政府信息公开年报</div>\n<div id=\"xxgk_list\">\n{list}</div>\n<div id=\"page_list\" data-total=\"{pages}\">共{pages}页</div>\n<script>var pageUrl = '/site/label/8888?IsAjax=1&dataType=html&pageSize={per}&labelName=publicInfoList&organId={org}&type=4&catId={cat}&result=暂无相关信息&pageIndex=';\nfunction goPage(n){{ $('#xxgk_list').load(pageUrl + n); }}</script>\n",
+        escape(&column.title),
+        nav = super::world::JIYUE_NAV,
+        cat = super::world::JIYUE_CAT,
+    );
+    foot(&mut out);
+    out
+}
+
+/// The gkmlpt SPA shell: no links, only `window._CONFIG` with the category tree. Two unrelated
+/// categories sit beside 政府信息公开年报 so a crawler has to pick by name.
+pub(crate) fn gkmlpt_shell(host: &Host, tree: &[(Column, usize)]) -> String {
+    let node = |c: &Column, count: usize, children: String| {
+        format!(
+            "{{id:{},name:'{}',post_count:{count},children:[{children}]}}",
+            c.col_id,
+            c.title.replace('\'', "")
+        )
+    };
+    let children: Vec<String> = tree
+        .iter()
+        .skip(1)
+        .map(|(c, n)| node(c, *n, String::new()))
+        .collect();
+    let root = tree
+        .first()
+        .map(|(c, n)| node(c, *n, children.join(",")))
+        .unwrap_or_default();
+    format!(
+        "<!DOCTYPE html><html><head>{}<title>{}政府信息公开目录</title></head><body><div id=\"app\"></div>\n<script>window._CONFIG = {{SID:'{sid}',SERVICE_AREA_ID:'440300',TREE:[{{id:2601,name:'机构职能',post_count:12,children:[]}},{root},{{id:2650,name:'政府信息公开指南',post_count:1,children:[]}}]}};</script>\n<script src=\"/gkmlpt/static/js/app.js\"></script></body></html>\n",
+        meta(host),
+        escape(&host.city),
+        sid = super::world::GKMLPT_SID,
+    )
+}
+
+/// The gkmlpt listing API: one page of articles as JSON.
+pub(crate) fn gkmlpt_api(
+    host: &Host,
+    column: Option<&Column>,
+    items: &[ReportMeta],
+    total: usize,
+) -> String {
+    let articles: Vec<serde_json::Value> = items
+        .iter()
+        .map(|r| {
+            let url = format!("{}{}", host.base, r.path);
+            let attachment: Vec<serde_json::Value> = if r.kind == ReportKind::AttachmentOnly {
+                vec![serde_json::json!({
+                    "name": format!("{}.pdf", r.title()),
+                    "url": format!("{}{}", host.base, r.pdf_path),
+                })]
+            } else {
+                Vec::new()
+            };
+            let (y, m, d) = r.date;
+            serde_json::json!({
+                "id": r.id,
+                "title": r.title(),
+                "url": url,
+                "post_url": r.path,
+                "document_number": "",
+                "identifier": format!("11440300MB{:07}X/{y}-{:05}", r.id % 10_000_000, r.id % 100_000),
+                "publisher": r.agency,
+                "date": r.published(),
+                "display_publish_time": format!("{y}-{m:02}-{d:02} 09:30:00"),
+                "created_at": format!("{y}-{m:02}-{d:02} 09:30:00"),
+                "classify_main_name": column.map(|c| c.title.as_str()).unwrap_or(""),
+                "classify_theme_name": "其他",
+                "attachment": attachment,
+                "is_expired": false,
+                "is_abolished": false,
+            })
+        })
+        .collect();
+    serde_json::json!({
+        "classify": {
+            "id": column.map(|c| c.col_id),
+            "name": column.map(|c| c.title.as_str()),
+            "post_count": total,
+        },
+        "articles": articles,
+    })
+    .to_string()
+}
+
+/// gkmlpt detail pages repeat the article body as a JSON string in `_CONFIG.DETAIL.content`,
+/// with `<` escaped as `\u003C`.
+fn gkmlpt_detail(page: String, r: &ReportMeta) -> String {
+    let start = page.find("id=\"zoom\">").map(|i| i + "id=\"zoom\">".len());
+    let content = start
+        .and_then(|s| {
+            page[s..]
+                .find("</div>\n<div class=\"tools\">")
+                .map(|e| &page[s..s + e])
+        })
+        .unwrap_or("");
+    let json = serde_json::to_string(content)
+        .unwrap_or_default()
+        .replace('<', "\\u003C")
+        .replace('>', "\\u003E");
+    let title = serde_json::to_string(&r.title()).unwrap_or_default();
+    let script = format!(
+        "<script>window._CONFIG = {{SID:'{}',DETAIL:{{id:{},title:{title},content:{json}}}}};</script>\n",
+        super::world::GKMLPT_SID,
+        r.id
+    );
+    match page.rfind("</body>") {
+        Some(i) => format!("{}{script}{}", &page[..i], &page[i..]),
+        None => page + &script,
+    }
+}
+
+/// The portal's home page: navigation chrome, a link to the annual-report column, and links
+/// a crawler must not follow blindly (other sites, `javascript:`).
+pub(crate) fn home(host: &Host, entry_path: &str) -> String {
+    let city = escape(&host.city);
+    format!(
+        "<!DOCTYPE html><html><head>{}<title>{city}人民政府门户网站</title></head><body>\n<div class=\"top\"><a href=\"javascript:void(0)\">无障碍</a> <a href=\"javascript:void(0)\">长者版</a> <a href=\"http://www.gov.cn/\">中国政府网</a></div>\n<div class=\"nav\"><ul><li><a href=\"/\">首页</a></li><li><a href=\"{entry}\">政府信息公开年报</a></li><li><a href=\"javascript:goXxgkml('xxgknb')\">政府信息公开目录</a></li></ul></div>\n<div class=\"main\"><p>欢迎访问{city}人民政府门户网站。</p></div>\n<div class=\"footer\">主办单位：{city}人民政府办公室 ICP备00000000号</div>\n</body></html>\n",
+        meta(host),
+        entry = escape_href(entry_path),
+    )
 }
 
 /// A plain article that is not an annual report (no tables), for listing noise.

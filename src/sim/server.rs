@@ -3,13 +3,18 @@
 
 use std::collections::HashMap;
 use std::convert::Infallible;
+use std::future::Future as _;
 use std::hash::{Hash, Hasher};
+use std::io::Write as _;
+use std::pin::Pin;
 use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll};
 use std::time::{Duration, Instant, SystemTime};
 
 use bytes::Bytes;
+use http_body_util::combinators::BoxBody;
 use http_body_util::{BodyExt, Full};
-use hyper::body::Incoming;
+use hyper::body::{Frame, Incoming};
 use hyper::header::{self, HeaderValue};
 use hyper::{Request, Response, StatusCode};
 use hyper_util::rt::TokioIo;
@@ -17,7 +22,7 @@ use tokio::net::TcpListener;
 use tokio::task::JoinSet;
 
 use super::world::{Host, Resource};
-use super::{Challenge, PathFault, RequestRecord, RetryAfter, pages};
+use super::{Challenge, Gzip, PathFault, RequestRecord, RetryAfter, pages};
 
 /// State shared by every connection.
 pub(crate) struct Shared {
@@ -51,7 +56,7 @@ pub(crate) async fn accept_loop(shared: Arc<Shared>, idx: usize, listener: TcpLi
         conns.spawn(async move {
             let service = hyper::service::service_fn(move |req| {
                 let shared = shared.clone();
-                async move { Ok::<_, Infallible>(handle(&shared, idx, req).await) }
+                async move { Ok::<_, Infallible>(respond(&shared, idx, req).await) }
             });
             let _ = hyper::server::conn::http1::Builder::new()
                 .serve_connection(TokioIo::new(stream), service)
@@ -61,6 +66,61 @@ pub(crate) async fn accept_loop(shared: Arc<Shared>, idx: usize, listener: TcpLi
 }
 
 type Resp = Response<Full<Bytes>>;
+/// What goes on the wire: usually the `Full` body, or a trickling one (F-SLOW).
+type Out = Response<BoxBody<Bytes, Infallible>>;
+
+/// Handles one request, then applies the slow-body fault to successful answers.
+async fn respond(shared: &Shared, idx: usize, req: Request<Incoming>) -> Out {
+    let r = handle(shared, idx, req).await;
+    let slow = shared.hosts.get(idx).and_then(|h| h.spec.faults.slow_body);
+    match slow {
+        Some(slow) if r.status() == StatusCode::OK => {
+            let (parts, body) = r.into_parts();
+            let Ok(collected) = body.collect().await;
+            let trickle = Trickle {
+                data: collected.to_bytes(),
+                chunk: slow.chunk_bytes.max(1),
+                every: slow.every,
+                sleep: None,
+            };
+            Response::from_parts(parts, trickle.boxed())
+        }
+        _ => r.map(BodyExt::boxed),
+    }
+}
+
+/// A body sent `chunk` bytes at a time, one chunk every `every`.
+struct Trickle {
+    data: Bytes,
+    chunk: usize,
+    every: Duration,
+    sleep: Option<Pin<Box<tokio::time::Sleep>>>,
+}
+
+impl hyper::body::Body for Trickle {
+    type Data = Bytes;
+    type Error = Infallible;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, Infallible>>> {
+        if self.data.is_empty() {
+            return Poll::Ready(None);
+        }
+        let every = self.every;
+        let sleep = self
+            .sleep
+            .get_or_insert_with(|| Box::pin(tokio::time::sleep(every)));
+        if sleep.as_mut().poll(cx).is_pending() {
+            return Poll::Pending;
+        }
+        self.sleep = None;
+        let n = self.chunk.min(self.data.len());
+        let piece = self.data.split_to(n);
+        Poll::Ready(Some(Ok(Frame::data(piece))))
+    }
+}
 
 fn response(status: StatusCode, content_type: &str, body: impl Into<Bytes>) -> Resp {
     let mut r = Response::new(Full::new(body.into()));
@@ -113,17 +173,30 @@ async fn handle(shared: &Shared, idx: usize, req: Request<Incoming>) -> Resp {
         .path_and_query()
         .map(|p| p.as_str().to_string())
         .unwrap_or_else(|| path.clone());
+    let arrived = Instant::now();
+    let user_agent = req
+        .headers()
+        .get(header::USER_AGENT)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string);
+    let conditional_request = req.headers().contains_key(header::IF_NONE_MATCH)
+        || req.headers().contains_key(header::IF_MODIFIED_SINCE);
     let log = |status: u16| {
         if let Ok(mut l) = shared.log.lock() {
             l.push(RequestRecord {
                 host: host.spec.name.clone(),
                 method: method.clone(),
                 path: full_path.clone(),
-                time: Instant::now(),
+                time: arrived,
                 status,
+                user_agent: user_agent.clone(),
+                conditional: conditional_request,
             });
         }
     };
+    if let Some(latency) = host.spec.faults.latency {
+        tokio::time::sleep(latency).await;
+    }
     match pre_checks(host, &req, &path) {
         Pre::Respond(r) => {
             log(r.status().as_u16());
@@ -158,8 +231,39 @@ async fn handle(shared: &Shared, idx: usize, req: Request<Incoming>) -> Resp {
     }
     let mut r = serve(host, &path, &query);
     conditional(&mut r, if_none_match.as_deref(), if_modified_since);
+    if let Some(gzip) = host.spec.faults.forced_gzip {
+        r = compress(r, gzip).await;
+    }
     log(r.status().as_u16());
     r
+}
+
+/// Gzips an HTML body (F-GZIP), declaring it or not.
+async fn compress(r: Resp, gzip: Gzip) -> Resp {
+    let is_html = r
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|ct| ct.starts_with("text/html"));
+    if !is_html || r.status() != StatusCode::OK {
+        return r;
+    }
+    let (mut parts, body) = r.into_parts();
+    // `Full` cannot fail: its error type is `Infallible`.
+    let Ok(collected) = body.collect().await;
+    let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    let zipped = enc
+        .write_all(&collected.to_bytes())
+        .and_then(|_| enc.finish());
+    let Ok(zipped) = zipped else {
+        return Response::from_parts(parts, Full::new(Bytes::new()));
+    };
+    if gzip == Gzip::Declared {
+        parts
+            .headers
+            .insert(header::CONTENT_ENCODING, HeaderValue::from_static("gzip"));
+    }
+    Response::from_parts(parts, Full::new(Bytes::from(zipped)))
 }
 
 enum Pre {
@@ -412,11 +516,11 @@ fn serve(host: &Host, path: &str, query: &HashMap<String, String>) -> Resp {
             };
             response(StatusCode::OK, "text/xml; charset=utf-8", body)
         }
-        Resource::Report(r) => {
+        Resource::Report(r, part) => {
             let (y, m, d) = r.date;
             with_validators(
                 pages::content_type(host),
-                pages::encode(host, &pages::report_page(host, &r)),
+                pages::encode(host, &pages::report_part(host, &r, part)),
                 date_time(y, m, d),
             )
         }
@@ -435,6 +539,41 @@ fn serve(host: &Host, path: &str, query: &HashMap<String, String>) -> Resp {
             );
             resp
         }
+        Resource::Moved => {
+            let mut r = response(StatusCode::MOVED_PERMANENTLY, "text/html", "");
+            set_header(&mut r, header::LOCATION, "/");
+            r
+        }
+        Resource::JiyueNav(orgs) => with_validators(
+            pages::content_type(host),
+            pages::encode(host, &pages::jiyue_nav(host, &orgs)),
+            listing_modified,
+        ),
+        Resource::JiyueList {
+            column,
+            items,
+            pages: n,
+            fragment,
+        } => with_validators(
+            pages::content_type(host),
+            pages::encode(host, &pages::jiyue_list(host, &column, &items, n, fragment)),
+            listing_modified,
+        ),
+        Resource::Home(entry) => html(host, pages::home(host, &entry)),
+        Resource::GkmlptShell(tree) => with_validators(
+            pages::content_type(host),
+            pages::encode(host, &pages::gkmlpt_shell(host, &tree)),
+            listing_modified,
+        ),
+        Resource::GkmlptApi {
+            column,
+            items,
+            total,
+        } => response(
+            StatusCode::OK,
+            "application/json; charset=utf-8",
+            pages::gkmlpt_api(host, column.as_ref(), &items, total),
+        ),
         Resource::Image => response(StatusCode::OK, "image/png", pages::PNG),
         Resource::Shell(kind, target) => html(host, pages::shell(kind, &target)),
         Resource::NotFound => not_found(),

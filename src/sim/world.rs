@@ -72,6 +72,8 @@ pub(crate) enum ColumnKey {
     Dept,
     Street,
     Recent,
+    /// 集约化 platform: one column per agency (organId).
+    Org(usize),
 }
 
 #[derive(Debug, Clone)]
@@ -93,6 +95,8 @@ pub(crate) struct ReportMeta {
     pub noise: bool,
     /// Published with a wrong total (see `HostSpec::inconsistent_every`).
     pub inconsistent: bool,
+    /// Number of pages the article is split into (1: not split; TRS `_1`, `_2` parts).
+    pub parts: u8,
 }
 
 impl ReportMeta {
@@ -116,6 +120,11 @@ impl ReportMeta {
             };
         }
         let mut r = synth::consistent(self.format(), self.year, &self.agency, self.seed);
+        if self.seed.is_multiple_of(3) && !self.inconsistent {
+            // A third of the agencies leave zero cells blank. Not the inconsistent ones: a
+            // wrong total over blank addends would make the checks `skipped`, not failed.
+            r = r.with_blank_zeros(self.seed);
+        }
         if self.inconsistent {
             let key = "requests.total_handled.total";
             let wrong = r.expected_value(key).unwrap_or(0.0) as i64 + 1;
@@ -154,6 +163,14 @@ impl ReportMeta {
             format!("{t}（图片版）")
         } else {
             t
+        }
+    }
+
+    /// Path of part `k` of a split article (`t…_ID_1.html`); part 0 is the article itself.
+    pub fn part_path(&self, k: u8) -> String {
+        match (k, self.path.strip_suffix(".html")) {
+            (0, _) | (_, None) => self.path.clone(),
+            (k, Some(stem)) => format!("{stem}_{k}.html"),
         }
     }
 
@@ -197,10 +214,18 @@ pub(crate) struct HostState {
     pub by_hex: HashMap<String, usize>,
     /// PDF path → report index.
     pub pdfs: HashMap<String, usize>,
+    /// Path of part k ≥ 1 of a split article → (report index, k).
+    pub part_paths: HashMap<String, (usize, u8)>,
     pub listing_modified: SystemTime,
     pub added: usize,
     pub path_hits: HashMap<String, u32>,
     pub window: VecDeque<Instant>,
+    /// How many times the site was reorganised ([`Host::drift`]).
+    pub epoch: u32,
+    /// Years passed to `add_report`, replayed after a drift.
+    pub added_years: Vec<i32>,
+    /// Column paths of earlier epochs: 301 to the home page.
+    pub moved: Vec<String>,
 }
 
 /// One simulated host: immutable spec plus locked state.
@@ -234,8 +259,30 @@ pub(crate) enum Resource {
         /// The requested range lies past the end.
         past_end: bool,
     },
-    Report(Box<ReportMeta>),
+    /// A report page, or part k ≥ 1 of a split article.
+    Report(Box<ReportMeta>, u8),
     Redirect(String),
+    /// A path of an earlier epoch's column: 301 to the home page.
+    Moved,
+    /// The site's home page, linking the annual-report column (its entry path).
+    Home(String),
+    /// 集约化 agency navigation: one column per agency.
+    JiyueNav(Vec<Column>),
+    /// 集约化 listing: a whole column page, or (`fragment`) the AJAX label HTML.
+    JiyueList {
+        column: Column,
+        items: Vec<ReportMeta>,
+        pages: usize,
+        fragment: bool,
+    },
+    /// gkmlpt SPA shell: every column with its post count.
+    GkmlptShell(Vec<(Column, usize)>),
+    /// gkmlpt listing JSON (`column` is `None` for a category without reports).
+    GkmlptApi {
+        column: Option<Column>,
+        items: Vec<ReportMeta>,
+        total: usize,
+    },
     Pdf(Box<ReportMeta>),
     Image,
     Shell(Shell, String),
@@ -284,50 +331,57 @@ fn agency_name(city: &str, j: usize) -> String {
 impl Host {
     pub fn new(spec: HostSpec, base: String) -> Host {
         let city = city_name(&spec);
-        let mut state = HostState {
-            columns: Vec::new(),
-            reports: Vec::new(),
-            by_path: HashMap::new(),
-            by_hex: HashMap::new(),
-            pdfs: HashMap::new(),
-            listing_modified: SystemTime::UNIX_EPOCH + Duration::from_secs(1_743_465_600),
-            added: 0,
-            path_hits: HashMap::new(),
-            window: VecDeque::new(),
-        };
-        let root = root_column(&spec);
-        state.columns.push(root);
+        let state = fresh_state(&spec, 0);
         let host = Host {
             spec,
             base,
             city,
             state: Mutex::new(state),
         };
-        host.populate();
+        if let Ok(mut st) = host.state.lock() {
+            host.populate(&mut st);
+        }
         host
     }
 
-    fn populate(&self) {
-        let Ok(mut st) = self.state.lock() else {
-            return;
-        };
+    /// Reorganises the site (F-DRIFT): every column and article moves under a new root, the
+    /// old column paths answer 301 to the home page, old article paths 404. Reports added so
+    /// far are kept. Returns the new entry URL.
+    pub fn drift(&self) -> String {
+        if let Ok(mut st) = self.state.lock() {
+            let mut next = fresh_state(&self.spec, st.epoch + 1);
+            self.populate(&mut next);
+            for year in st.added_years.clone() {
+                self.add_into(&mut next, year);
+            }
+            next.moved = std::mem::take(&mut st.moved);
+            next.moved.extend(st.columns.iter().map(|c| c.path.clone()));
+            next.path_hits = std::mem::take(&mut st.path_hits);
+            next.window = std::mem::take(&mut st.window);
+            next.listing_modified = SystemTime::now();
+            *st = next;
+        }
+        format!("{}{}", self.base, self.entry_path())
+    }
+
+    fn populate(&self, st: &mut HostState) {
         let years = (self.spec.last_year - self.spec.first_year + 1).max(1) as usize;
         if self.spec.layout == Layout::DeptColumns {
-            self.child_column(&mut st, ColumnKey::Dept);
-            self.child_column(&mut st, ColumnKey::Street);
+            self.child_column(st, ColumnKey::Dept);
+            self.child_column(st, ColumnKey::Street);
         }
         if self.spec.faults.duplicate_listings && self.spec.layout == Layout::Flat {
-            self.child_column(&mut st, ColumnKey::Recent);
+            self.child_column(st, ColumnKey::Recent);
         }
         let mut noise = 0;
         for i in 0..self.spec.reports {
             let j = i / years;
             let year = self.spec.last_year - (i % years) as i32;
             let day = 10 + (mix(self.spec.seed, i as u64) % 19) as u32;
-            self.push_report(&mut st, i, j, year, (year + 1, 1, day), false);
+            self.push_report(st, i, j, year, (year + 1, 1, day), false);
             let n = self.spec.noise_every;
             if n > 0 && i % n == n - 1 {
-                self.push_report(&mut st, noise, j, year, (year + 1, 2, day), true);
+                self.push_report(st, noise, j, year, (year + 1, 2, day), true);
                 noise += 1;
             }
         }
@@ -347,6 +401,7 @@ impl Host {
         }
     }
 
+    /// Publishes report number `i` (or notice number `i` when `noise`) for an agency and year.
     fn push_report(
         &self,
         st: &mut HostState,
@@ -356,6 +411,7 @@ impl Host {
         date: (i32, u32, u32),
         noise: bool,
     ) {
+        // Notices get their own seed and id ranges so adding them never changes a report.
         let (seed_base, id_base) = if noise {
             (9_000_017, 8_800_000)
         } else {
@@ -363,37 +419,20 @@ impl Host {
         };
         let seed = mix(self.spec.seed, seed_base + i as u64);
         let id = id_base + (i as u64) * 7 + self.spec.seed % 5;
-        let variant = match (self.spec.title_variants, i % 10) {
-            (true, 3) => 1,
-            (true, 5) => 2,
-            (true, 7) => 3,
-            (true, 9) => 4,
-            _ => 0,
-        };
         let column = self.column_for(st, year, agency_idx);
-        let col = &st.columns[column];
-        let (y, m, d) = date;
-        let path = match self.spec.family {
-            Family::Trs | Family::TrsOneBased => {
-                format!("{}{y}{m:02}/t{y}{m:02}{d:02}_{id}.html", col.path)
-            }
-            Family::Hanweb => format!("/art/{y}/{m}/{d}/art_{}_{id}.html", col.col_id),
-            Family::GovCn => format!("/zhengce/zfxxgk/{y}{m:02}/content_{id}.htm"),
-        };
+        let path = self.article_path(st, column, id, date);
         let hex = format!("{:016x}{:016x}", seed, mix(seed, 7));
-        let pdf_path = match path.rsplit_once('/') {
-            Some((dir, _)) if self.spec.family != Family::Hanweb => format!(
-                "{dir}/P0{y}{m:02}{d:02}{:012}.pdf",
-                mix(seed, 11) % 1_000_000_000_000
-            ),
-            _ => format!("/attach/0/{hex}.pdf"),
-        };
+        let pdf_path = self.pdf_path(&path, &hex, seed, date);
         let kind = if noise {
             ReportKind::Html
         } else {
             self.kind_of(i, year)
         };
-        let every = self.spec.inconsistent_every;
+        let every = |n: usize| n > 0 && i % n == n - 1;
+        let plain = !noise && kind == ReportKind::Html && year >= 2019;
+        let split = plain
+            && matches!(self.spec.family, Family::Trs | Family::TrsOneBased)
+            && every(self.spec.multipage_every);
         let meta = ReportMeta {
             id,
             seed,
@@ -405,20 +444,87 @@ impl Host {
             path: path.clone(),
             hex: hex.clone(),
             pdf_path: pdf_path.clone(),
-            variant,
+            variant: self.title_variant(i),
             noise,
-            inconsistent: !noise && kind == ReportKind::Html && every > 0 && i % every == every - 1,
+            inconsistent: plain && every(self.spec.inconsistent_every),
+            parts: if split { 3 } else { 1 },
         };
         let idx = st.reports.len();
+        for k in 1..meta.parts {
+            st.part_paths.insert(meta.part_path(k), (idx, k));
+        }
         st.by_path.insert(path, idx);
         st.by_hex.insert(hex, idx);
         st.pdfs.insert(pdf_path, idx);
         st.reports.push(meta);
     }
 
+    fn title_variant(&self, i: usize) -> u8 {
+        if !self.spec.title_variants {
+            return 0;
+        }
+        match i % 10 {
+            3 => 1,
+            5 => 2,
+            7 => 3,
+            9 => 4,
+            _ => 0,
+        }
+    }
+
+    /// The article URL path in the family's scheme.
+    fn article_path(
+        &self,
+        st: &HostState,
+        column: usize,
+        id: u64,
+        date: (i32, u32, u32),
+    ) -> String {
+        let col = &st.columns[column];
+        let (y, m, d) = date;
+        match self.spec.family {
+            Family::Trs | Family::TrsOneBased => {
+                format!("{}{y}{m:02}/t{y}{m:02}{d:02}_{id}.html", col.path)
+            }
+            Family::Hanweb => format!("/art/{y}/{m}/{d}/art_{}_{id}.html", col.col_id),
+            Family::GovCn => {
+                // Articles live beside the column directory (`…/zfxxgk/ndbg/` → `…/zfxxgk/`).
+                let root = &st.columns[0].path;
+                let parent = root
+                    .trim_end_matches('/')
+                    .rsplit_once('/')
+                    .map_or("", |(p, _)| p);
+                format!("{parent}/{y}{m:02}/content_{id}.htm")
+            }
+            Family::Jiyue => format!("/public/{}/{}.html", col.col_id, id + 550_000_000),
+            Family::Gkmlpt => {
+                let post = id + 1_300_000;
+                format!(
+                    "/gkmlpt/content/{}/{}/post_{post}.html",
+                    post / 1_000_000,
+                    post / 1000
+                )
+            }
+        }
+    }
+
+    /// Where an attachment is served: `P0YYYYMMDD….pdf` beside the article (TRS, gov.cn,
+    /// gkmlpt) or Hanweb's `/attach/0/<hex>.pdf` behind `downfile.jsp`.
+    fn pdf_path(&self, article: &str, hex: &str, seed: u64, date: (i32, u32, u32)) -> String {
+        let (y, m, d) = date;
+        match article.rsplit_once('/') {
+            Some((dir, _)) if self.spec.family != Family::Hanweb => format!(
+                "{dir}/P0{y}{m:02}{d:02}{:012}.pdf",
+                mix(seed, 11) % 1_000_000_000_000
+            ),
+            _ => format!("/attach/0/{hex}.pdf"),
+        }
+    }
+
     /// The column a report belongs in, created on first use.
     fn column_for(&self, st: &mut HostState, year: i32, agency_idx: usize) -> usize {
         let key = match self.spec.layout {
+            _ if self.spec.family == Family::Jiyue => ColumnKey::Org(agency_idx),
             Layout::Flat => return 0,
             Layout::YearColumns => ColumnKey::Year(year),
             Layout::DeptColumns if agency_idx == 0 => return 0,
@@ -438,11 +544,16 @@ impl Host {
             ColumnKey::Dept => ("bmnb".to_string(), "部门年报".to_string()),
             ColumnKey::Street => ("jdnb".to_string(), "街镇年报".to_string()),
             ColumnKey::Recent => ("zxgk".to_string(), "最新公开".to_string()),
+            ColumnKey::Org(j) => (String::new(), agency_name(&self.city, *j)),
             ColumnKey::Root => (String::new(), root.title.clone()),
         };
-        let col_id = root.col_id + st.columns.len() as u64;
+        let col_id = match key {
+            ColumnKey::Org(j) => JIYUE_ORG_BASE + j as u64,
+            _ => root.col_id + st.columns.len() as u64,
+        };
         let path = match self.spec.family {
             Family::Hanweb => format!("/col/col{col_id}/"),
+            Family::Jiyue => format!("/public/column/{col_id}"),
             _ => format!("{}{dir}/", root.path),
         };
         st.columns.push(Column {
@@ -479,14 +590,24 @@ impl Host {
     }
 
     pub fn entry_path(&self) -> String {
+        match self.state.lock() {
+            Ok(st) => self.entry_path_for(&st.columns[0]),
+            Err(_) => self.entry_path_for(&root_column(&self.spec, 0)),
+        }
+    }
+
+    /// The entry path given the current root column (callers may already hold the lock).
+    fn entry_path_for(&self, root: &Column) -> String {
         if self.spec.faults.shell_entry.is_some() {
             return "/xxgk/index.html".to_string();
         }
-        let root = root_column(&self.spec);
+        let root = root.clone();
         match self.spec.family {
             Family::Trs | Family::TrsOneBased => root.path,
             Family::Hanweb => format!("{}index.html", root.path),
             Family::GovCn => format!("{}index.htm", root.path),
+            Family::Gkmlpt => "/gkmlpt/annualreport".to_string(),
+            Family::Jiyue => JIYUE_NAV.to_string(),
         }
     }
 
@@ -504,6 +625,15 @@ impl Host {
             Family::Trs | Family::TrsOneBased => format!("{}{}", self.base, col.path),
             Family::Hanweb => format!("{}{}index.html", self.base, col.path),
             Family::GovCn => format!("{}{}index.htm", self.base, col.path),
+            Family::Gkmlpt => format!(
+                "{}/gkmlpt/api/all/{}?page=1&sid={GKMLPT_SID}",
+                self.base, col.col_id
+            ),
+            Family::Jiyue if col.key == ColumnKey::Root => format!("{}{JIYUE_NAV}", self.base),
+            Family::Jiyue => format!(
+                "{}{}?type=4&catId={JIYUE_CAT}&action=list&nav=3",
+                self.base, col.path
+            ),
         }
     }
 
@@ -550,6 +680,9 @@ impl Host {
             kind: r.kind,
             report: r.synth(),
             consistent: !r.inconsistent,
+            parts: (0..r.parts)
+                .map(|k| format!("{}{}", self.base, r.part_path(k)))
+                .collect(),
             title: r.title(),
             published: r.published(),
             attachment_link: attachment.then(|| format!("{}{}", self.base, r.attachment_link())),
@@ -564,14 +697,8 @@ impl Host {
             // A poisoned lock means a panic elsewhere; report nothing rather than panic again.
             return self.truth_of(&self.placeholder(year), Vec::new());
         };
-        let idx = st.reports.len();
-        let years = (self.spec.last_year - self.spec.first_year + 1).max(1) as usize;
-        let agencies = self.spec.reports.div_ceil(years);
-        let j = agencies + st.added;
-        st.added += 1;
-        let day = (st.added as u32 % 27) + 1;
-        let i = st.reports.iter().filter(|r| !r.noise).count();
-        self.push_report(&mut st, i, j, year, (year + 1, 4, day), false);
+        let idx = self.add_into(&mut st, year);
+        st.added_years.push(year);
         st.listing_modified = SystemTime::now();
         let meta = st.reports[idx].clone();
         drop(st);
@@ -580,6 +707,19 @@ impl Host {
             .into_iter()
             .find(|t| t.url == url)
             .unwrap_or_else(|| self.truth_of(&meta, Vec::new()))
+    }
+
+    /// Publishes one more report (a new agency) into `st`; returns its index.
+    fn add_into(&self, st: &mut HostState, year: i32) -> usize {
+        let idx = st.reports.len();
+        let years = (self.spec.last_year - self.spec.first_year + 1).max(1) as usize;
+        let agencies = self.spec.reports.div_ceil(years);
+        let j = agencies + st.added;
+        st.added += 1;
+        let day = (st.added as u32 % 27) + 1;
+        let i = st.reports.iter().filter(|r| !r.noise).count();
+        self.push_report(st, i, j, year, (year + 1, 4, day), false);
+        idx
     }
 
     fn placeholder(&self, year: i32) -> ReportMeta {
@@ -597,6 +737,7 @@ impl Host {
             variant: 0,
             noise: false,
             inconsistent: false,
+            parts: 1,
         }
     }
 
@@ -608,16 +749,24 @@ impl Host {
         if let Some(shell) = self.spec.faults.shell_entry
             && (path == "/xxgk/" || path == "/xxgk/index.html")
         {
-            let root = root_column(&self.spec);
+            let root = st.columns[0].clone();
             let target = match self.spec.family {
                 Family::Trs | Family::TrsOneBased => format!("..{}", root.path),
                 Family::Hanweb => format!("{}index.html", root.path),
                 Family::GovCn => format!("..{}index.htm", root.path),
+                Family::Gkmlpt => "/gkmlpt/annualreport".to_string(),
+                Family::Jiyue => JIYUE_NAV.to_string(),
             };
             return Resource::Shell(shell, target);
         }
+        if matches!(path, "/" | "/index.html" | "/index.htm" | "/index.shtml") {
+            return Resource::Home(self.entry_path_for(&st.columns[0]));
+        }
         if let Some(&i) = st.by_path.get(path) {
-            return Resource::Report(Box::new(st.reports[i].clone()));
+            return Resource::Report(Box::new(st.reports[i].clone()), 0);
+        }
+        if let Some(&(i, k)) = st.part_paths.get(path) {
+            return Resource::Report(Box::new(st.reports[i].clone()), k);
         }
         if path == "/module/download/downfile.jsp" {
             let hex = query
@@ -635,10 +784,17 @@ impl Host {
         if path.starts_with("/attach/img/") && path.ends_with(".png") {
             return Resource::Image;
         }
-        if self.spec.family == Family::Hanweb {
-            return self.resolve_hanweb(&st, path, query);
+        if st.moved.iter().any(|m| path.starts_with(m.as_str()))
+            && !st.columns.iter().any(|c| path.starts_with(c.path.as_str()))
+        {
+            return Resource::Moved;
         }
-        self.resolve_static(&st, path)
+        match self.spec.family {
+            Family::Hanweb => self.resolve_hanweb(&st, path, query),
+            Family::Gkmlpt => self.resolve_gkmlpt(&st, path, query),
+            Family::Jiyue => self.resolve_jiyue(&st, path, query),
+            _ => self.resolve_static(&st, path),
+        }
     }
 
     fn resolve_static(&self, st: &HostState, path: &str) -> Resource {
@@ -669,7 +825,7 @@ impl Host {
                 Some(k) => k,
                 None => return Resource::NotFound,
             },
-            (Family::Hanweb, _) => return Resource::NotFound,
+            (Family::Hanweb | Family::Gkmlpt | Family::Jiyue, _) => return Resource::NotFound,
         };
         let listed = self.listed(st, c);
         let per = self.spec.per_page.max(1);
@@ -695,6 +851,116 @@ impl Host {
             pages,
             items,
             children: self.children(st, c),
+        }
+    }
+
+    /// gkmlpt: the SPA shell (`/gkmlpt/index`, `/gkmlpt/annualreport`) and the JSON API
+    /// `/gkmlpt/api/all/{cat}?page=N&sid=…` (pages are 1-based).
+    fn resolve_gkmlpt(
+        &self,
+        st: &HostState,
+        path: &str,
+        query: &HashMap<String, String>,
+    ) -> Resource {
+        if path == "/gkmlpt/index" || path == "/gkmlpt/annualreport" {
+            let tree = st
+                .columns
+                .iter()
+                .enumerate()
+                .map(|(i, c)| (c.clone(), self.listed(st, i).len()))
+                .collect();
+            return Resource::GkmlptShell(tree);
+        }
+        let Some(cat) = path.strip_prefix("/gkmlpt/api/all/") else {
+            return Resource::NotFound;
+        };
+        let per = self.spec.per_page.max(1);
+        let page = query
+            .get("page")
+            .and_then(|p| p.trim().parse::<usize>().ok())
+            .unwrap_or(1)
+            .max(1);
+        let page = if self.spec.faults.sticky_pager {
+            1
+        } else {
+            page
+        };
+        let Some(c) = st.columns.iter().position(|c| c.col_id.to_string() == cat) else {
+            // Other categories of the catalogue exist but hold no reports.
+            return Resource::GkmlptApi {
+                column: None,
+                items: Vec::new(),
+                total: 0,
+            };
+        };
+        let listed = self.listed(st, c);
+        Resource::GkmlptApi {
+            column: Some(st.columns[c].clone()),
+            items: listed
+                .iter()
+                .skip((page - 1) * per)
+                .take(per)
+                .map(|&i| st.reports[i].clone())
+                .collect(),
+            total: listed.len(),
+        }
+    }
+
+    /// 集约化 platform: the agency navigation page, each agency's column page (first page
+    /// server-rendered) and the AJAX label endpoint for every page.
+    fn resolve_jiyue(
+        &self,
+        st: &HostState,
+        path: &str,
+        query: &HashMap<String, String>,
+    ) -> Resource {
+        if path == JIYUE_NAV {
+            return Resource::JiyueNav(self.children(st, 0));
+        }
+        let (org, page, fragment) = if path == "/site/label/8888" {
+            let page = query
+                .get("pageIndex")
+                .and_then(|p| p.trim().parse::<usize>().ok())
+                .unwrap_or(1);
+            (
+                query.get("organId").cloned().unwrap_or_default(),
+                page,
+                true,
+            )
+        } else if let Some(org) = path.strip_prefix("/public/column/") {
+            (org.to_string(), 1, false)
+        } else {
+            return Resource::NotFound;
+        };
+        let Some(c) = st
+            .columns
+            .iter()
+            .position(|c| c.key != ColumnKey::Root && c.col_id.to_string() == org)
+        else {
+            return Resource::NotFound;
+        };
+        let per = self.spec.per_page.max(1);
+        let right_cat = query.get("catId").is_some_and(|v| v == JIYUE_CAT);
+        let listed = if right_cat {
+            self.listed(st, c)
+        } else {
+            Vec::new()
+        };
+        let page = if self.spec.faults.sticky_pager {
+            1
+        } else {
+            page.max(1)
+        };
+        Resource::JiyueList {
+            column: st.columns[c].clone(),
+            items: listed
+                .iter()
+                .skip((page - 1) * per)
+                .take(per)
+                .map(|&i| st.reports[i].clone())
+                .collect(),
+            pages: listed.len().div_ceil(per).max(1),
+            fragment,
         }
     }
 
@@ -772,11 +1038,44 @@ impl Host {
     }
 }
 
-fn root_column(spec: &HostSpec) -> Column {
-    let (path, col_id) = match spec.family {
-        Family::Trs | Family::TrsOneBased => ("/zwgk/zfxxgk/zfxxgknb/".to_string(), 0),
-        Family::Hanweb => ("/col/col78012/".to_string(), 78012),
-        Family::GovCn => ("/zhengce/zfxxgk/ndbg/".to_string(), 0),
+/// 集约化 platform: the agency navigation page, the 年报 category id, the first organId.
+pub(crate) const JIYUE_NAV: &str = "/public/jgdh.html";
+pub(crate) const JIYUE_CAT: &str = "2003";
+const JIYUE_ORG_BASE: u64 = 1681;
+
+/// The site id gkmlpt pages and API calls carry.
+pub(crate) const GKMLPT_SID: &str = "755001";
+
+/// A host's state before any report is published: just the root column of `epoch`.
+fn fresh_state(spec: &HostSpec, epoch: u32) -> HostState {
+    HostState {
+        columns: vec![root_column(spec, epoch)],
+        reports: Vec::new(),
+        by_path: HashMap::new(),
+        by_hex: HashMap::new(),
+        pdfs: HashMap::new(),
+        part_paths: HashMap::new(),
+        listing_modified: SystemTime::UNIX_EPOCH + Duration::from_secs(1_743_465_600),
+        added: 0,
+        path_hits: HashMap::new(),
+        window: VecDeque::new(),
+        epoch,
+        added_years: Vec::new(),
+        moved: Vec::new(),
+    }
+}
+
+/// The annual-report column's root; each epoch (site reorganisation) has its own.
+fn root_column(spec: &HostSpec, epoch: u32) -> Column {
+    let e = u64::from(epoch);
+    let (path, col_id) = match (spec.family, epoch) {
+        (Family::Trs | Family::TrsOneBased, 0) => ("/zwgk/zfxxgk/zfxxgknb/".to_string(), 0),
+        (Family::Trs | Family::TrsOneBased, _) => (format!("/xxgk{e}/zfxxgknb{}/", 80 + e), 0),
+        (Family::Hanweb, _) => (format!("/col/col{}/", 78012 + 1000 * e), 78012 + 1000 * e),
+        (Family::GovCn, 0) => ("/zhengce/zfxxgk/ndbg/".to_string(), 0),
+        (Family::GovCn, _) => (format!("/gongkai{e}/zfxxgk/ndbg/"), 0),
+        (Family::Gkmlpt, _) => (format!("/gkmlpt/nb{e}/"), 2629 + 100 * e),
+        (Family::Jiyue, _) => (format!("/public/jgdh{e}/"), 0),
     };
     Column {
         path,
