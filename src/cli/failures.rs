@@ -43,7 +43,7 @@ const COLUMNS: [&str; 11] = [
     "severity",
     "expected",
     "actual",
-    "metrics",
+    "cells",
     "url",
     "report_id",
 ];
@@ -76,12 +76,25 @@ pub fn run(args: Args, ctx: &Context) -> anyhow::Result<ExitCode> {
                 }
                 return Ok(ExitCode::SUCCESS);
             }
-            let table: Vec<Vec<String>> = rows.iter().map(cells).collect();
+            let table: Vec<Vec<String>> = rows
+                .iter()
+                .map(|r| {
+                    let mut c = cells(r);
+                    c[8] = short_cells(r);
+                    c
+                })
+                .collect();
             print!("{}", render_table(&COLUMNS, &table));
             let reports: std::collections::BTreeSet<i64> =
                 rows.iter().map(|r| r.report_id).collect();
             if !ctx.quiet {
-                println!("{} failing checks in {} reports", rows.len(), reports.len());
+                println!(
+                    "{} failing {} in {} {}",
+                    rows.len(),
+                    plural(rows.len(), "check", "checks"),
+                    reports.len(),
+                    plural(reports.len(), "report", "reports")
+                );
             }
         }
     }
@@ -98,8 +111,34 @@ fn cells(r: &FailureRow) -> Vec<String> {
         r.severity.clone(),
         r.expected.map(format_number).unwrap_or_default(),
         r.actual.map(format_number).unwrap_or_default(),
-        r.metrics.join(" "),
+        r.cells
+            .iter()
+            .map(|c| format!("{}={} ({} r{}c{})", c.metric, c.raw, c.table, c.row, c.col))
+            .collect::<Vec<_>>()
+            .join("; "),
         r.url.clone(),
         r.report_id.to_string(),
     ]
+}
+
+/// The total cell and the first parts, for a terminal line.
+fn short_cells(r: &FailureRow) -> String {
+    const SHOWN: usize = 3;
+    let mut parts: Vec<String> = r
+        .cells
+        .iter()
+        .take(SHOWN)
+        .map(|c| format!("{}={}", c.metric, c.raw))
+        .collect();
+    if r.cells.len() > SHOWN {
+        parts.push(format!("… +{}", r.cells.len() - SHOWN));
+    }
+    if parts.is_empty() {
+        return r.metrics.join(" ");
+    }
+    parts.join(" ")
+}
+
+fn plural(n: usize, one: &'static str, many: &'static str) -> &'static str {
+    if n == 1 { one } else { many }
 }

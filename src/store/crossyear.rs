@@ -12,7 +12,7 @@
 
 use std::collections::HashMap;
 
-use rusqlite::Transaction;
+use rusqlite::Connection;
 
 use super::Result;
 use super::write::insert_checks;
@@ -44,7 +44,7 @@ struct YearReport {
 type Cells = HashMap<String, (Option<f64>, CellState)>;
 
 /// Recomputes every cross-year check of one agency.
-pub(super) fn refresh(tx: &Transaction, agency_id: i64) -> Result<()> {
+pub(super) fn refresh(tx: &Connection, agency_id: i64) -> Result<()> {
     tx.prepare_cached(
         "DELETE FROM checks WHERE rule IN ('carryover_continuity', 'in_force_continuity') \
          AND report_id IN (SELECT id FROM reports WHERE agency_id = ?1)",
@@ -72,7 +72,7 @@ pub(super) fn refresh(tx: &Transaction, agency_id: i64) -> Result<()> {
     Ok(())
 }
 
-fn primary_years(tx: &Transaction, agency_id: i64) -> Result<Vec<YearReport>> {
+fn primary_years(tx: &Connection, agency_id: i64) -> Result<Vec<YearReport>> {
     let mut stmt = tx.prepare_cached(
         "SELECT id, year, format FROM reports WHERE agency_id = ?1 AND is_primary = 1 \
          AND year IS NOT NULL AND status IN ('ok', 'invalid') ORDER BY year",
@@ -87,7 +87,7 @@ fn primary_years(tx: &Transaction, agency_id: i64) -> Result<Vec<YearReport>> {
     Ok(rows.collect::<Result<Vec<_>, _>>()?)
 }
 
-fn cells_by_year(tx: &Transaction, agency_id: i64) -> Result<HashMap<i32, Cells>> {
+fn cells_by_year(tx: &Connection, agency_id: i64) -> Result<HashMap<i32, Cells>> {
     let mut stmt = tx.prepare_cached(
         "SELECT year, metric, value, state FROM facts WHERE agency_id = ?1 AND \
          (metric LIKE 'requests.carried_over.%' OR metric LIKE 'requests.carried_forward.%' \

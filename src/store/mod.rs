@@ -7,8 +7,39 @@
 //!
 //! Concurrency model: one writer at a time, enforced by an OS advisory lock on `<db>.lock`
 //! (released by the kernel when the process dies, even under `kill -9`), any number of readers
-//! (WAL mode). Each report is written in one transaction, so a killed writer never leaves a
-//! half-written report behind.
+//! (WAL mode). Each report is written in one transaction (or one savepoint of a [`Batch`]), so
+//! a killed writer never leaves a half-written report behind.
+//!
+//! The library offers what the CLI does:
+//!
+//! ```no_run
+//! use gknb::store::{AgencyHint, Archive, DocumentKind, NewDocument};
+//!
+//! # fn main() -> Result<(), gknb::store::StoreError> {
+//! let mut archive = Archive::open("gknb.sqlite")?; // creates or upgrades; takes the lock
+//! let bytes = std::fs::read("report.html")?;
+//! let doc = NewDocument {
+//!     url: "https://example.gov.cn/2023/report.html",
+//!     final_url: None,
+//!     fetched_at: None, // now
+//!     http_status: Some(200),
+//!     headers: Some(r#"{"content-type":"text/html; charset=utf-8"}"#),
+//!     content_type: Some("text/html; charset=utf-8"),
+//!     declared_encoding: Some("utf-8"),
+//!     detected_encoding: Some("utf-8 (header)"),
+//!     bytes: &bytes,
+//!     kind: DocumentKind::Report,
+//! };
+//! let parsed = gknb::report::parse(&gknb::report::Input {
+//!     bytes: &bytes,
+//!     source: doc.url,
+//!     content_type: doc.content_type,
+//! });
+//! let hint = AgencyHint { name: Some("南关区民政局".into()), region: "220102".into(), portal: None };
+//! let (_doc, _report_id) = archive.store_report(&doc, &parsed, &hint)?;
+//! // Listings and attachments: archive.put_document(&doc)?; crawl state: archive.conn().
+//! # Ok(()) }
+//! ```
 
 use std::fs::{File, OpenOptions};
 use std::io::{Read, Seek, SeekFrom, Write};
@@ -23,11 +54,13 @@ mod read;
 mod schema;
 mod write;
 
-pub use read::{ExportFilter, FactRow, FailureRow, ReportSource, Stats, StoredCheck, StoredReport};
+pub use read::{
+    ExportFilter, FactRow, FailureCell, FailureRow, ReportSource, Stats, StoredCheck, StoredReport,
+};
 pub use schema::SCHEMA_VERSION;
 pub use write::{
-    AgencyHint, DocumentKind, DocumentRef, NewDocument, ReportId, facts_diff, parse_digest,
-    sha256_hex,
+    AgencyHint, Batch, DocumentKind, DocumentRef, NewDocument, PreparedBody, PreparedReport,
+    ReportId, facts_diff, parse_digest, sha256_hex,
 };
 
 /// Errors of the archive. Every variant says what to do about it.
@@ -202,6 +235,9 @@ fn configure(conn: &Connection) -> Result<()> {
     conn.pragma_update(None, "journal_mode", "WAL")?;
     conn.pragma_update(None, "synchronous", "NORMAL")?;
     conn.pragma_update(None, "foreign_keys", "ON")?;
+    // Each report inserts one row per metric into `facts_metric_year`, i.e. into about a
+    // thousand different index leaves; a 64 MB page cache keeps them in memory.
+    conn.pragma_update(None, "cache_size", -65536)?;
     conn.set_prepared_statement_cache_capacity(64);
     Ok(())
 }

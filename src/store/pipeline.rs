@@ -10,13 +10,19 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{SyncSender, sync_channel};
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use serde::Serialize;
 
-use super::{AgencyHint, Archive, DocumentKind, NewDocument, Result, StoreError};
+use super::{AgencyHint, Archive, DocumentKind, NewDocument, PreparedReport, Result, StoreError};
 use super::{facts_diff, parse_digest, sha256_hex};
 use crate::model::{ParsedReport, YearSource};
 use crate::report::{self, Input, PARSER_VERSION};
+
+/// Reports per transaction in bulk operations (see [`super::Batch`]), and the longest a
+/// transaction stays open, so readers see progress.
+const BATCH_REPORTS: usize = 100;
+const BATCH_AGE: Duration = Duration::from_secs(2);
 
 /// Options of [`import_files`].
 #[derive(Debug, Clone, Default)]
@@ -83,6 +89,14 @@ type SourceItem = std::result::Result<(super::ReportSource, Vec<u8>), (String, S
 /// A file to parse, `None` when it is already archived, or why it could not be read.
 type FileJob = std::result::Result<Option<FileItem>, (String, String)>;
 
+/// A parsed file ready to write, `None` when already archived, or why it failed.
+type ParsedJob =
+    std::result::Result<Option<(FileItem, ParsedReport, PreparedReport)>, (String, String)>;
+
+/// A re-parsed report with its digest, or why its body could not be read.
+type ReparsedItem =
+    std::result::Result<(super::ReportSource, ParsedReport, Result<String>), (String, String)>;
+
 /// One file read by the feeder.
 struct FileItem {
     url: String,
@@ -106,6 +120,7 @@ pub fn import_files(
         ..Default::default()
     };
     let path = archive.path().to_path_buf();
+    let mut batch = archive.batch(BATCH_REPORTS, BATCH_AGE)?;
     let feed = |tx: &SyncSender<FileJob>, stop: &AtomicBool| {
         // A second connection lets the feeder skip files already archived, so a resumed
         // import does not parse them again.
@@ -127,25 +142,26 @@ pub fn import_files(
         }
         Ok(())
     };
-    let work = |job: FileJob| {
-        job.map(|item| {
-            item.map(|f| {
-                let mut parsed = report::parse(&Input {
-                    bytes: &f.bytes,
-                    source: &f.url,
-                    content_type: f.content_type,
-                });
-                if let Some(y) = opts.year {
-                    parsed.year = Some(y);
-                    parsed.year_source = YearSource::Given;
-                }
-                (f, parsed)
-            })
-        })
+    let work = |job: FileJob| -> ParsedJob {
+        let Some(f) = job? else {
+            return Ok(None);
+        };
+        let mut parsed = report::parse(&Input {
+            bytes: &f.bytes,
+            source: &f.url,
+            content_type: f.content_type,
+        });
+        if let Some(y) = opts.year {
+            parsed.year = Some(y);
+            parsed.year_source = YearSource::Given;
+        }
+        let prepared =
+            PreparedReport::new(&f.bytes, &parsed).map_err(|e| (f.url.clone(), e.to_string()))?;
+        Ok(Some((f, parsed, prepared)))
     };
-    let sink = |out: std::result::Result<Option<(FileItem, ParsedReport)>, (String, String)>| {
+    let sink = |out: ParsedJob| {
         tick();
-        let (file, parsed) = match out {
+        let (file, parsed, prepared) = match out {
             Ok(Some(x)) => x,
             Ok(None) => {
                 summary.already_archived += 1;
@@ -157,7 +173,7 @@ pub fn import_files(
             }
         };
         // The same file may be named twice in one run.
-        if let Some((_, version)) = archive.report_for(&file.url, &file.sha256)?
+        if let Some((_, version)) = batch.archive().report_for(&file.url, &file.sha256)?
             && version == PARSER_VERSION as i64
         {
             summary.already_archived += 1;
@@ -176,7 +192,7 @@ pub fn import_files(
             bytes: &file.bytes,
             kind: DocumentKind::Report,
         };
-        match archive.store_report(&doc, &parsed, &opts.hint) {
+        match batch.store_prepared(&doc, &prepared, &parsed, &opts.hint) {
             Ok(_) => {
                 summary.imported += 1;
                 summary.facts += parsed.facts.len();
@@ -194,6 +210,7 @@ pub fn import_files(
         }
     };
     run_pipeline(workers(opts.workers), feed, work, sink)?;
+    batch.commit()?;
     Ok(summary)
 }
 
@@ -211,6 +228,7 @@ pub fn reparse(
         ..Default::default()
     };
     let path = archive.path().to_path_buf();
+    let mut batch = archive.batch(BATCH_REPORTS, BATCH_AGE)?;
     let feed = move |tx: &SyncSender<SourceItem>, stop: &AtomicBool| {
         let reader = Archive::open_read_only(&path)?;
         for src in sources {
@@ -239,26 +257,34 @@ pub fn reparse(
                 parsed.year = src.year;
                 parsed.year_source = YearSource::Given;
             }
-            (src, parsed)
+            let digest = parse_digest(&parsed);
+            (src, parsed, digest)
         })
     };
-    let sink = |out: std::result::Result<(super::ReportSource, ParsedReport), (String, String)>| {
+    let sink = |out: ReparsedItem| {
         tick();
-        let (src, parsed) = match out {
-            Ok(x) => x,
+        let (src, parsed, digest) = match out {
+            Ok((src, parsed, Ok(digest))) => (src, parsed, digest),
+            Ok((src, _, Err(e))) => {
+                summary.errors.push((src.url.clone(), e.to_string()));
+                return Ok(());
+            }
             Err(e) => {
                 summary.errors.push(e);
                 return Ok(());
             }
         };
-        let digest = parse_digest(&parsed)?;
         if src.parse_sha256.as_deref() == Some(digest.as_str())
             && src.parser_version == Some(PARSER_VERSION as i64)
         {
             return Ok(());
         }
         let old_facts = match src.report_id {
-            Some(id) => archive.report(id)?.map(|r| r.facts).unwrap_or_default(),
+            Some(id) => batch
+                .archive()
+                .report(id)?
+                .map(|r| r.facts)
+                .unwrap_or_default(),
             None => Vec::new(),
         };
         let hint = AgencyHint {
@@ -272,7 +298,7 @@ pub fn reparse(
             is_new_body: false,
             is_new_document: false,
         };
-        match archive.ingest_report(&doc, &parsed, &hint) {
+        match batch.ingest_digested(&doc, &parsed, &digest, &hint) {
             Ok(_) => {}
             Err(StoreError::Invalid(msg)) => {
                 summary.errors.push((src.url.clone(), msg));
@@ -295,6 +321,7 @@ pub fn reparse(
         Ok(())
     };
     run_pipeline(workers(opts.workers), feed, work, sink)?;
+    batch.commit()?;
     Ok(summary)
 }
 

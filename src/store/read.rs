@@ -1,6 +1,8 @@
 //! Reading: raw bodies, reports for `reparse`, failures, statistics and export rows.
 //! Everything here works on a read-only handle.
 
+use std::collections::HashMap;
+
 use rusqlite::{OptionalExtension, params_from_iter, types::Value};
 use serde::Serialize;
 
@@ -78,8 +80,23 @@ pub struct FailureRow {
     pub expected: Option<f64>,
     pub actual: Option<f64>,
     pub metrics: Vec<String>,
+    /// The cells behind `metrics`, as printed, where the report has them.
+    pub cells: Vec<FailureCell>,
     pub url: String,
     pub is_primary: bool,
+}
+
+/// One cell involved in a failed check.
+#[derive(Debug, Clone, Serialize)]
+pub struct FailureCell {
+    pub metric: String,
+    pub raw: String,
+    pub state: String,
+    pub value: Option<f64>,
+    /// `二`, `三` or `四`, then the grid position (0-based).
+    pub table: String,
+    pub row: u32,
+    pub col: u32,
 }
 
 /// One fact with its labels, as exported.
@@ -314,6 +331,7 @@ impl Archive {
                     expected: r.get(8)?,
                     actual: r.get(9)?,
                     metrics: Vec::new(),
+                    cells: Vec::new(),
                     url: r.get(11)?,
                     is_primary: r.get(12)?,
                 },
@@ -326,7 +344,39 @@ impl Archive {
             f.metrics = parse_metrics(&metrics)?;
             out.push(f);
         }
+        drop(stmt);
+        self.fill_cells(&mut out)?;
         Ok(out)
+    }
+
+    /// Looks up the printed cells of each failure's metrics in its report.
+    fn fill_cells(&self, rows: &mut [FailureRow]) -> Result<()> {
+        let mut facts: HashMap<i64, HashMap<String, Fact>> = HashMap::new();
+        for row in rows.iter_mut() {
+            let by_metric = match facts.entry(row.report_id) {
+                std::collections::hash_map::Entry::Occupied(e) => e.into_mut(),
+                std::collections::hash_map::Entry::Vacant(e) => e.insert(
+                    self.report(row.report_id)?
+                        .map(|r| r.facts.into_iter().map(|f| (f.metric.clone(), f)).collect())
+                        .unwrap_or_default(),
+                ),
+            };
+            row.cells = row
+                .metrics
+                .iter()
+                .filter_map(|m| by_metric.get(m))
+                .map(|f| FailureCell {
+                    metric: f.metric.clone(),
+                    raw: f.raw.clone(),
+                    state: f.state.as_str().to_string(),
+                    value: f.value,
+                    table: f.table.clone(),
+                    row: f.row,
+                    col: f.col,
+                })
+                .collect();
+        }
+        Ok(())
     }
 
     /// Calls `each` for every fact matching `filter`, ordered by region, agency, year and

@@ -7,7 +7,7 @@
 use std::borrow::Cow;
 use std::collections::HashSet;
 
-use rusqlite::{OptionalExtension, Transaction, TransactionBehavior, params};
+use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 use sha2::{Digest, Sha256};
 
 use super::{Archive, Result, StoreError, crossyear, now_rfc3339};
@@ -98,7 +98,7 @@ impl Archive {
         let tx = self
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let r = put_document_tx(&tx, doc)?;
+        let r = put_document_tx(&tx, doc, None)?;
         tx.commit()?;
         Ok(r)
     }
@@ -116,7 +116,7 @@ impl Archive {
         let tx = self
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let id = ingest_tx(&tx, doc.id, parsed, hint)?;
+        let id = ingest_now(&tx, doc.id, parsed, hint)?;
         tx.commit()?;
         Ok(id)
     }
@@ -132,8 +132,8 @@ impl Archive {
         let tx = self
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let d = put_document_tx(&tx, doc)?;
-        let id = ingest_tx(&tx, d.id, parsed, hint)?;
+        let d = put_document_tx(&tx, doc, None)?;
+        let id = ingest_now(&tx, d.id, parsed, hint)?;
         tx.commit()?;
         Ok((d, id))
     }
@@ -159,20 +159,218 @@ impl Archive {
     }
 }
 
+/// Several reports written in one SQLite transaction, each inside its own savepoint.
+///
+/// Every report is still all-or-nothing (a failed report is rolled back to its savepoint and
+/// the others stay), but the pages that every report touches (the `facts_metric_year` index
+/// has a leaf per metric) are written to the WAL once per batch instead of once per report,
+/// which makes bulk imports several times faster. Committed every `max_reports` reports or
+/// `max_age`, whichever comes first, so readers see progress. Dropping a batch without
+/// [`Batch::commit`] rolls back its uncommitted reports.
+pub struct Batch<'a> {
+    archive: &'a mut Archive,
+    pending: usize,
+    opened: std::time::Instant,
+    max_reports: usize,
+    max_age: std::time::Duration,
+    open: bool,
+    /// Agencies whose cross-year checks are refreshed when the batch commits.
+    touched: Vec<i64>,
+}
+
+impl Archive {
+    /// Starts a [`Batch`] committing every `max_reports` reports or `max_age`.
+    pub fn batch(&mut self, max_reports: usize, max_age: std::time::Duration) -> Result<Batch<'_>> {
+        self.ensure_writable()?;
+        Ok(Batch {
+            archive: self,
+            pending: 0,
+            opened: std::time::Instant::now(),
+            max_reports: max_reports.max(1),
+            max_age,
+            open: false,
+            touched: Vec::new(),
+        })
+    }
+}
+
+impl Batch<'_> {
+    /// [`Archive::store_report`] inside the batch.
+    pub fn store_report(
+        &mut self,
+        doc: &NewDocument,
+        parsed: &ParsedReport,
+        hint: &AgencyHint,
+    ) -> Result<(DocumentRef, ReportId)> {
+        self.write(|conn, touched| {
+            let d = put_document_tx(conn, doc, None)?;
+            let id = ingest_tx(conn, d.id, parsed, hint, None, touched)?;
+            Ok((d, id))
+        })
+    }
+
+    /// [`Batch::store_report`] with the expensive pure work (hashing and compressing the
+    /// body, digesting the parse) done beforehand, typically on the parser threads, so the
+    /// single writer only writes.
+    pub fn store_prepared(
+        &mut self,
+        doc: &NewDocument,
+        prepared: &PreparedReport,
+        parsed: &ParsedReport,
+        hint: &AgencyHint,
+    ) -> Result<(DocumentRef, ReportId)> {
+        self.write(|conn, touched| {
+            let d = put_document_tx(conn, doc, Some(&prepared.body))?;
+            let id = ingest_tx(conn, d.id, parsed, hint, Some(&prepared.digest), touched)?;
+            Ok((d, id))
+        })
+    }
+
+    /// [`Archive::ingest_report`] inside the batch.
+    pub fn ingest_report(
+        &mut self,
+        doc: &DocumentRef,
+        parsed: &ParsedReport,
+        hint: &AgencyHint,
+    ) -> Result<ReportId> {
+        self.write(|conn, touched| ingest_tx(conn, doc.id, parsed, hint, None, touched))
+    }
+
+    /// [`Batch::ingest_report`] with the [`parse_digest`] already computed.
+    pub fn ingest_digested(
+        &mut self,
+        doc: &DocumentRef,
+        parsed: &ParsedReport,
+        digest: &str,
+        hint: &AgencyHint,
+    ) -> Result<ReportId> {
+        self.write(|conn, touched| ingest_tx(conn, doc.id, parsed, hint, Some(digest), touched))
+    }
+
+    /// Read access to the archive, seeing the batch's uncommitted writes.
+    pub fn archive(&self) -> &Archive {
+        self.archive
+    }
+
+    /// Commits what the batch holds.
+    pub fn commit(mut self) -> Result<()> {
+        self.flush()
+    }
+
+    fn write<T>(&mut self, f: impl FnOnce(&Connection, &mut Vec<i64>) -> Result<T>) -> Result<T> {
+        if !self.open {
+            self.archive.conn.execute_batch("BEGIN IMMEDIATE")?;
+            self.open = true;
+            self.opened = std::time::Instant::now();
+        }
+        let conn = &self.archive.conn;
+        conn.execute_batch("SAVEPOINT report")?;
+        match f(conn, &mut self.touched) {
+            Ok(v) => {
+                conn.execute_batch("RELEASE report")?;
+                self.pending += 1;
+                if self.pending >= self.max_reports || self.opened.elapsed() >= self.max_age {
+                    self.flush()?;
+                }
+                Ok(v)
+            }
+            Err(e) => {
+                conn.execute_batch("ROLLBACK TO report; RELEASE report")?;
+                Err(e)
+            }
+        }
+    }
+
+    fn flush(&mut self) -> Result<()> {
+        if self.open {
+            // Cross-year checks once per agency and batch: derived data, written in the same
+            // transaction as the reports they are derived from.
+            self.touched.sort_unstable();
+            self.touched.dedup();
+            for agency in self.touched.drain(..) {
+                crossyear::refresh(&self.archive.conn, agency)?;
+            }
+            self.archive.conn.execute_batch("COMMIT")?;
+            self.open = false;
+            self.pending = 0;
+        }
+        Ok(())
+    }
+}
+
+impl Drop for Batch<'_> {
+    fn drop(&mut self) {
+        if self.open {
+            // Nothing to report to: the caller chose not to commit.
+            let _ = self.archive.conn.execute_batch("ROLLBACK");
+        }
+    }
+}
+
+/// A body hashed and compressed ahead of writing.
+#[derive(Debug, Clone)]
+pub struct PreparedBody {
+    /// Hex sha256 of the uncompressed bytes.
+    pub sha256: String,
+    compressed: Vec<u8>,
+}
+
+impl PreparedBody {
+    /// Hashes and compresses `bytes` as [`Archive::put_document`] would.
+    pub fn new(bytes: &[u8]) -> Result<PreparedBody> {
+        Ok(PreparedBody {
+            sha256: sha256_hex(bytes),
+            compressed: zstd::bulk::compress(bytes, ZSTD_LEVEL)?,
+        })
+    }
+}
+
+/// The pure work of [`Batch::store_report`] done ahead: the body and the parse digest.
+#[derive(Debug, Clone)]
+pub struct PreparedReport {
+    pub body: PreparedBody,
+    /// [`parse_digest`] of the parse result.
+    pub digest: String,
+}
+
+impl PreparedReport {
+    /// Prepares a document body and the report parsed from it.
+    pub fn new(bytes: &[u8], parsed: &ParsedReport) -> Result<PreparedReport> {
+        Ok(PreparedReport {
+            body: PreparedBody::new(bytes)?,
+            digest: parse_digest(parsed)?,
+        })
+    }
+}
+
 /// Hex sha256 of a body, the key of `bodies`.
 pub fn sha256_hex(bytes: &[u8]) -> String {
     hex::encode(Sha256::digest(bytes))
 }
 
-fn put_document_tx(tx: &Transaction, doc: &NewDocument) -> Result<DocumentRef> {
-    let sha = sha256_hex(doc.bytes);
+fn put_document_tx(
+    tx: &Connection,
+    doc: &NewDocument,
+    prepared: Option<&PreparedBody>,
+) -> Result<DocumentRef> {
+    let sha = match prepared {
+        Some(p) => p.sha256.clone(),
+        None => sha256_hex(doc.bytes),
+    };
     let is_new_body = tx
         .prepare_cached("SELECT 1 FROM bodies WHERE sha256 = ?1")?
         .query_row([&sha], |_| Ok(()))
         .optional()?
         .is_none();
     if is_new_body {
-        let data = zstd::bulk::compress(doc.bytes, ZSTD_LEVEL)?;
+        let compressed;
+        let data = match prepared {
+            Some(p) => p.compressed.as_slice(),
+            None => {
+                compressed = zstd::bulk::compress(doc.bytes, ZSTD_LEVEL)?;
+                compressed.as_slice()
+            }
+        };
         tx.prepare_cached(
             "INSERT INTO bodies (sha256, size, compression, data) VALUES (?1, ?2, 'zstd', ?3)",
         )?
@@ -235,11 +433,28 @@ pub(super) fn severity(rule: &str) -> &'static str {
     }
 }
 
-fn ingest_tx(
-    tx: &Transaction,
+/// [`ingest_tx`] followed by the cross-year refresh of the agencies it touched.
+fn ingest_now(
+    tx: &Connection,
     document_id: i64,
     parsed: &ParsedReport,
     hint: &AgencyHint,
+) -> Result<ReportId> {
+    let mut touched = Vec::new();
+    let id = ingest_tx(tx, document_id, parsed, hint, None, &mut touched)?;
+    for agency in touched {
+        crossyear::refresh(tx, agency)?;
+    }
+    Ok(id)
+}
+
+fn ingest_tx(
+    tx: &Connection,
+    document_id: i64,
+    parsed: &ParsedReport,
+    hint: &AgencyHint,
+    digest: Option<&str>,
+    touched: &mut Vec<i64>,
 ) -> Result<ReportId> {
     let (url, sha): (String, String) = tx
         .prepare_cached("SELECT coalesce(final_url, url), sha256 FROM documents WHERE id = ?1")?
@@ -263,8 +478,12 @@ fn ingest_tx(
         .query_row([document_id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
         .optional()?;
     let facts = unique_facts(&parsed.facts);
-    let facts_zst = encode_facts(&facts)?;
-    let parse_sha = parse_digest(parsed)?;
+    // Written once the primary is known: a primary report's facts live in `facts` only.
+    let facts_zst: Option<Vec<u8>> = None;
+    let parse_sha = match digest {
+        Some(d) => d.to_string(),
+        None => parse_digest(parsed)?,
+    };
     let failed = parsed
         .failed_checks()
         .filter(|c| severity(&c.rule) == "error")
@@ -321,19 +540,26 @@ fn ingest_tx(
     };
     insert_checks(tx, report_id, &parsed.checks)?;
     refresh_group(tx, agency_id, parsed.year, report_id, Some(&facts))?;
+    let is_primary: bool = tx
+        .prepare_cached("SELECT is_primary FROM reports WHERE id = ?1")?
+        .query_row([report_id], |r| r.get(0))?;
+    if !is_primary {
+        tx.prepare_cached("UPDATE reports SET facts_zst = ?1 WHERE id = ?2")?
+            .execute(params![encode_facts(&facts)?, report_id])?;
+    }
     if let Some((_, old_agency, old_year)) = old {
         if (old_agency, old_year) != (agency_id, parsed.year) {
             refresh_group(tx, old_agency, old_year, report_id, None)?;
         }
         if old_agency != agency_id {
-            crossyear::refresh(tx, old_agency)?;
+            touched.push(old_agency);
         }
     }
-    crossyear::refresh(tx, agency_id)?;
+    touched.push(agency_id);
     Ok(report_id)
 }
 
-fn upsert_agency(tx: &Transaction, name: &str, region: &str, portal: Option<&str>) -> Result<i64> {
+fn upsert_agency(tx: &Connection, name: &str, region: &str, portal: Option<&str>) -> Result<i64> {
     Ok(tx
         .prepare_cached(
             "INSERT INTO agencies (name, region, portal, first_seen_at) VALUES (?1, ?2, ?3, ?4) \
@@ -343,7 +569,7 @@ fn upsert_agency(tx: &Transaction, name: &str, region: &str, portal: Option<&str
         .query_row(params![name, region, portal, now_rfc3339()], |r| r.get(0))?)
 }
 
-pub(super) fn insert_checks(tx: &Transaction, report_id: ReportId, checks: &[Check]) -> Result<()> {
+pub(super) fn insert_checks(tx: &Connection, report_id: ReportId, checks: &[Check]) -> Result<()> {
     let mut stmt = tx.prepare_cached(
         "INSERT INTO checks (report_id, rule, subject, status, severity, expected, actual, \
          metrics_id) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
@@ -368,7 +594,7 @@ pub(super) fn insert_checks(tx: &Transaction, report_id: ReportId, checks: &[Che
 /// The metric lists of check instances repeat from report to report (the same rule and
 /// subject always involve the same cells), so they are stored once in `check_metrics`: this
 /// halves the size of the archive.
-fn metrics_id(tx: &Transaction, metrics: &str) -> Result<i64> {
+fn metrics_id(tx: &Connection, metrics: &str) -> Result<i64> {
     let found: Option<i64> = tx
         .prepare_cached("SELECT id FROM check_metrics WHERE metrics = ?1")?
         .query_row([metrics], |r| r.get(0))
@@ -393,7 +619,7 @@ const PRIMARY_ORDER: &str = "CASE r.status WHEN 'ok' THEN 0 WHEN 'invalid' THEN 
 /// facts when it belongs to this agency-year. A primary report's facts live only in `facts`
 /// (its `facts_zst` is NULL); a demoted primary gets them back in its blob.
 fn refresh_group(
-    tx: &Transaction,
+    tx: &Connection,
     agency_id: i64,
     year: Option<i32>,
     written: ReportId,
@@ -513,7 +739,7 @@ fn unique_facts(facts: &[Fact]) -> Cow<'_, [Fact]> {
 }
 
 fn insert_facts(
-    tx: &Transaction,
+    tx: &Connection,
     agency_id: i64,
     year: i32,
     report_id: ReportId,
