@@ -335,11 +335,10 @@ async fn crawl_finds_every_report_once_politely() {
         .count();
     assert!(sticky_listings <= 4, "{sticky_listings} listing requests");
 
-    // No host received requests faster than its rate, per the simulator's own log. The log
-    // stamps a request when its response is ready, not when it arrived, so single gaps are
-    // distorted by rendering time; count requests per sliding window of 20 periods instead:
-    // at most 20 periods' worth, plus the burst (1), plus one for the stamping skew at an edge.
-    // (The strict gap check, on arrival times, is in tests/crawl_fetch.rs.)
+    // No host received requests faster than its rate, per the simulator's own log of arrival
+    // times: in any sliding window of 20 periods, at most 20 periods' worth of requests, plus
+    // the burst (1), plus one for scheduling jitter at the window's edge on a loaded machine.
+    // (The strict gap check against a quiet server is in tests/crawl_fetch.rs.)
     for h in sim.hosts() {
         let rate = if h.name == "hanweb" {
             HANWEB_RATE
@@ -426,7 +425,8 @@ async fn second_run_is_conditional_and_finds_only_new_reports() {
         .collect();
     assert!(!gets.is_empty());
     for r in &gets {
-        assert_eq!(r.status, 304, "{} {} was not conditional", r.host, r.path);
+        assert!(r.conditional, "{} {} was not conditional", r.host, r.path);
+        assert_eq!(r.status, 304, "{} {} changed", r.host, r.path);
     }
     assert!(second.not_modified as usize >= gets.len());
 
