@@ -30,7 +30,7 @@ use crate::discover::{self, Discovery, Family, ListingKind};
 use crate::fetch::{self, FetchConfig, Fetched, Fetcher, HostPolicy, Method, Outcome};
 use crate::model::ParsedReport;
 use crate::report;
-use crate::store::{AgencyHint, DocumentKind, NewDocument};
+use crate::store::{AgencyHint, DocumentKind, NewDocument, PreparedReport};
 use state::{CrawlDb, Item, Kind, NewItem, RowState, StateError};
 
 /// Errors that stop a crawl.
@@ -179,7 +179,13 @@ struct TaskResult {
 enum Found {
     Nothing,
     Listing(Discovery),
-    Report(discover::ReportLinks, Option<Box<ParsedReport>>),
+    /// Links of a report page, its parse, and its body hashed and compressed ahead of writing
+    /// (done on the analysis threads so the single writer only writes).
+    Report(
+        discover::ReportLinks,
+        Option<Box<ParsedReport>>,
+        Option<Box<PreparedReport>>,
+    ),
 }
 
 /// What the archive made of a response.
@@ -482,10 +488,7 @@ impl Scheduler {
             let floor = store.max_document_id()?;
             store.stamp(&to_archive, floor)?;
         }
-        let mut archived = Vec::with_capacity(results.len());
-        for r in &results {
-            archived.push(self.archive(store, r)?);
-        }
+        let archived = self.archive_all(store, &results)?;
         let mut touched: Vec<(String, i64)> = Vec::new();
         let batch = store.batch()?;
         for (r, a) in results.into_iter().zip(archived) {
@@ -506,6 +509,77 @@ impl Scheduler {
         Ok(())
     }
 
+    /// Archives the results' responses: new reports together in one archive batch (one
+    /// transaction), everything else one document at a time.
+    fn archive_all(
+        &self,
+        store: &mut CrawlDb,
+        results: &[TaskResult],
+    ) -> Result<Vec<Option<Archived>>, CrawlError> {
+        let mut out: Vec<Option<Archived>> = Vec::with_capacity(results.len());
+        let mut batched = Vec::new();
+        for (i, r) in results.iter().enumerate() {
+            match self.batchable(store, r)? {
+                true => {
+                    batched.push(i);
+                    out.push(None);
+                }
+                false => out.push(self.archive(store, r)?),
+            }
+        }
+        if batched.is_empty() {
+            return Ok(out);
+        }
+        let mut batch = store
+            .archive()
+            .batch(usize::MAX, Duration::MAX)
+            .map_err(StateError::from)?;
+        for i in batched {
+            let r = &results[i];
+            let (Outcome::Fetched(resp), Found::Report(_, Some(parsed), Some(prepared))) =
+                (&r.fetched.outcome, &r.found)
+            else {
+                continue;
+            };
+            let doc = new_document(&r.item, resp, Some(parsed));
+            let (doc, report) = batch
+                .store_prepared(&doc, prepared, parsed, &self.hint(&r.item))
+                .map_err(StateError::from)?;
+            out[i] = Some(Archived {
+                doc_id: doc.id,
+                sha: doc.sha256,
+                report: Some(report),
+            });
+        }
+        batch.commit().map_err(StateError::from)?;
+        Ok(out)
+    }
+
+    /// Whether a result is a fetched report page, prepared, and not yet ingested by this
+    /// parser version.
+    fn batchable(&self, store: &CrawlDb, r: &TaskResult) -> Result<bool, CrawlError> {
+        let (Outcome::Fetched(_), Found::Report(_, Some(_), Some(prepared))) =
+            (&r.fetched.outcome, &r.found)
+        else {
+            return Ok(false);
+        };
+        let known = store
+            .connection_archive()
+            .report_for(&r.item.url, &prepared.body.sha256)
+            .map_err(StateError::from)?
+            .is_some_and(|(_, version)| version >= i64::from(report::PARSER_VERSION));
+        Ok(!known)
+    }
+
+    fn hint(&self, item: &Item) -> AgencyHint {
+        let scope = self.scope_of(item);
+        AgencyHint {
+            name: None,
+            region: scope.region.clone(),
+            portal: Some(scope.name.clone()).filter(|n| !n.is_empty()),
+        }
+    }
+
     /// Puts a response into the archive and ingests a report parsed from it, unless this body
     /// was already parsed by this parser version.
     fn archive(&self, store: &mut CrawlDb, r: &TaskResult) -> Result<Option<Archived>, CrawlError> {
@@ -515,26 +589,11 @@ impl Scheduler {
         };
         let item = &r.item;
         let parsed = match &r.found {
-            Found::Report(_, Some(p)) => Some(p),
+            Found::Report(_, Some(p), _) => Some(p),
             _ => None,
         };
-        let final_url = (resp.final_url.as_str() != item.url).then_some(resp.final_url.as_str());
-        let doc = NewDocument {
-            url: &item.url,
-            final_url,
-            fetched_at: None,
-            http_status: Some(resp.status),
-            headers: None,
-            content_type: resp.content_type.as_deref(),
-            declared_encoding: None,
-            detected_encoding: parsed.map(|p| p.encoding.as_str()),
-            bytes: &resp.body,
-            kind: match item.kind {
-                Kind::Listing => DocumentKind::Listing,
-                Kind::Report => DocumentKind::Report,
-                Kind::Attachment | Kind::Part => DocumentKind::Attachment,
-            },
-        };
+        let doc = new_document(item, resp, parsed.map(|p| &**p));
+        let hint = self.hint(item);
         let archive = store.archive();
         let doc = archive.put_document(&doc).map_err(StateError::from)?;
         let mut report = None;
@@ -544,12 +603,6 @@ impl Scheduler {
                 .map_err(StateError::from)?
                 .is_some_and(|(_, version)| version >= i64::from(report::PARSER_VERSION));
             if !known {
-                let scope = self.scope_of(item);
-                let hint = AgencyHint {
-                    name: None,
-                    region: scope.region.clone(),
-                    portal: Some(scope.name.clone()).filter(|n| !n.is_empty()),
-                };
                 let id = archive
                     .ingest_report(&doc, p, &hint)
                     .map_err(StateError::from)?;
@@ -587,7 +640,7 @@ impl Scheduler {
                     .then_some((resp.etag.as_deref(), resp.last_modified.as_deref()));
                 match r.found {
                     Found::Listing(d) => self.enqueue_discovery(batch, item, &d, touched)?,
-                    Found::Report(links, parsed) => {
+                    Found::Report(links, parsed, _) => {
                         self.enqueue_report_links(batch, item, &links, touched)?;
                         if let (Some(p), Some(report_id)) = (parsed, report_id)
                             && !batch.report_known(&sha)?
@@ -899,6 +952,31 @@ impl Scheduler {
     }
 }
 
+/// The archive's view of a response.
+fn new_document<'a>(
+    item: &'a Item,
+    resp: &'a fetch::Response,
+    parsed: Option<&'a ParsedReport>,
+) -> NewDocument<'a> {
+    let final_url = (resp.final_url.as_str() != item.url).then_some(resp.final_url.as_str());
+    NewDocument {
+        url: &item.url,
+        final_url,
+        fetched_at: None,
+        http_status: Some(resp.status),
+        headers: None,
+        content_type: resp.content_type.as_deref(),
+        declared_encoding: None,
+        detected_encoding: parsed.map(|p| p.encoding.as_str()),
+        bytes: &resp.body,
+        kind: match item.kind {
+            Kind::Listing => DocumentKind::Listing,
+            Kind::Report => DocumentKind::Report,
+            Kind::Attachment | Kind::Part => DocumentKind::Attachment,
+        },
+    }
+}
+
 fn is_html(resp: &fetch::Response) -> bool {
     if let Some(ct) = &resp.content_type {
         let ct = ct.to_ascii_lowercase();
@@ -1009,7 +1087,8 @@ fn analyse(kind: Kind, family: Family, source: &str, resp: &fetch::Response) -> 
                 source,
                 content_type: resp.content_type.as_deref(),
             });
-            Found::Report(links, Some(Box::new(parsed)))
+            let prepared = PreparedReport::new(&resp.body, &parsed).ok().map(Box::new);
+            Found::Report(links, Some(Box::new(parsed)), prepared)
         }
         _ => Found::Nothing,
     }
