@@ -203,6 +203,25 @@ pub const LIST_LIMIT: usize = 1000;
 const UNREACHABLE_AFTER: u32 = 3;
 const REFILL: usize = 32;
 
+/// Caps glibc's malloc at two arenas. A crawl frees many page-sized buffers on whichever
+/// thread finishes with them; with the default of eight arenas per core each worker thread's
+/// arena keeps its own free memory, which measured at several times the live data on a
+/// 200-host crawl. Call before starting the async runtime. No effect on other C libraries.
+pub fn limit_malloc_arenas() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    {
+        unsafe extern "C" {
+            fn mallopt(param: i32, value: i32) -> i32;
+        }
+        const M_ARENA_MAX: i32 = -8;
+        // SAFETY: mallopt only tunes the allocator and is safe to call at any time; it is
+        // called before the runtime's threads exist.
+        unsafe {
+            mallopt(M_ARENA_MAX, 2);
+        }
+    }
+}
+
 /// Crawls `seeds` into the archive at `db`, resuming an interrupted run.
 pub async fn crawl(db: &Path, seeds: &[Seed], opts: CrawlOptions) -> Result<Summary, CrawlError> {
     let started = Instant::now();
