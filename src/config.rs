@@ -90,6 +90,9 @@ pub struct CrawlConfig {
     pub max_depth: u32,
     /// Requests to one host in flight at once (including those waiting for its rate limit).
     pub per_host_parallel: usize,
+    /// Requests in flight over all hosts, including those waiting for a rate limit or for the
+    /// archive; bounds memory.
+    pub max_in_flight: usize,
     pub robots: RobotsPolicy,
     /// Accept self-signed or otherwise invalid TLS certificates (many government hosts need it).
     pub accept_invalid_certs: bool,
@@ -118,6 +121,7 @@ impl Default for CrawlConfig {
             max_listing_pages: 100,
             max_depth: 4,
             per_host_parallel: 2,
+            max_in_flight: 256,
             robots: RobotsPolicy::Obey,
             accept_invalid_certs: false,
         }

@@ -350,7 +350,9 @@ impl Fetcher {
                 .redirect(reqwest::redirect::Policy::none())
                 .connect_timeout(cfg.connect_timeout)
                 .timeout(cfg.timeout)
-                .pool_max_idle_per_host(4)
+                // An idle connection keeps its buffers; a crawl of hundreds of hosts needs few.
+                .pool_max_idle_per_host(2)
+                .pool_idle_timeout(Duration::from_secs(10))
                 .danger_accept_invalid_certs(lax)
                 .build()
         };

@@ -145,6 +145,7 @@ async fn kill_9_then_resume_equals_an_uninterrupted_crawl() {
         max_listing_pages: 100,
         max_depth: 4,
         per_host_parallel: 2,
+        max_in_flight: 256,
         progress: false,
         max_pages: None,
     };
@@ -285,6 +286,7 @@ async fn a_page_archived_before_the_kill_is_recovered_not_fetched() {
         max_listing_pages: 100,
         max_depth: 4,
         per_host_parallel: 2,
+        max_in_flight: 256,
         progress: false,
         max_pages: None,
     };

@@ -48,6 +48,7 @@ fn options(rate: f64) -> CrawlOptions {
         max_listing_pages: 50,
         max_depth: 3,
         per_host_parallel: 2,
+        max_in_flight: 256,
         progress: false,
         max_pages: None,
     }

@@ -103,6 +103,7 @@ pub fn run(args: Args, ctx: &Context) -> anyhow::Result<ExitCode> {
         fetch: FetchConfig::from_config(&cfg),
         max_listing_pages: u32::try_from(cfg.max_listing_pages).unwrap_or(u32::MAX),
         max_depth: cfg.max_depth,
+        max_in_flight: cfg.max_in_flight,
         per_host_parallel: cfg.per_host_parallel,
         progress: !ctx.quiet,
         max_pages: None,

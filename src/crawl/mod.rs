@@ -67,6 +67,9 @@ pub struct CrawlOptions {
     pub max_depth: u32,
     /// Requests to one host in flight at once (waiting for the rate limiter included).
     pub per_host_parallel: usize,
+    /// Requests in flight over all hosts, waiting for a rate limiter or for the archive
+    /// included: bounds the bodies held in memory when the archive is the bottleneck.
+    pub max_in_flight: usize,
     /// Show a progress bar on stderr (only when it is a terminal).
     pub progress: bool,
     /// Stop after this many fetched responses (benchmarks); `None` for no limit.
@@ -274,6 +277,7 @@ pub async fn crawl(db: &Path, seeds: &[Seed], opts: CrawlOptions) -> Result<Summ
     }
     let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
     let mut sched = Scheduler {
+        round: 0,
         analysis: Arc::new(Semaphore::new(cores)),
         store: Some(store),
         fetcher,
@@ -295,6 +299,8 @@ pub async fn crawl(db: &Path, seeds: &[Seed], opts: CrawlOptions) -> Result<Summ
 }
 
 struct Scheduler {
+    /// Rotates the host order of [`Scheduler::dispatch`].
+    round: usize,
     /// Permits for CPU-heavy page analysis (discovery, report parsing).
     analysis: Arc<Semaphore>,
     /// Lent out (`None`) only inside [`Scheduler::process`].
@@ -340,7 +346,7 @@ impl Scheduler {
         let mut in_flight = 0usize;
         loop {
             if !self.page_cap_reached() {
-                in_flight += self.dispatch(&tx)?;
+                in_flight += self.dispatch(&tx, in_flight)?;
             }
             if in_flight == 0 {
                 break;
@@ -349,7 +355,7 @@ impl Scheduler {
                 break;
             };
             let mut results = vec![first];
-            while results.len() < 512 {
+            while results.len() < 128 {
                 match rx.try_recv() {
                     Ok(r) => results.push(r),
                     Err(_) => break,
@@ -370,13 +376,26 @@ impl Scheduler {
     }
 
     /// Starts tasks for every host with room; returns how many were started.
-    fn dispatch(&mut self, tx: &mpsc::UnboundedSender<TaskResult>) -> Result<usize, CrawlError> {
+    fn dispatch(
+        &mut self,
+        tx: &mpsc::UnboundedSender<TaskResult>,
+        in_flight: usize,
+    ) -> Result<usize, CrawlError> {
         let mut started = 0;
         let limit = self.opts.per_host_parallel.max(1);
-        let names: Vec<String> = self.hosts.keys().cloned().collect();
+        let cap = self.opts.max_in_flight.max(1);
+        let mut names: Vec<String> = self.hosts.keys().cloned().collect();
+        if names.is_empty() {
+            return Ok(0);
+        }
+        // Round robin, so that under the global cap no host waits for all the others.
+        names.sort_unstable();
+        let start = self.round % names.len();
+        self.round = self.round.wrapping_add(1);
+        names.rotate_left(start);
         for name in names {
             while let Some(h) = self.hosts.get_mut(&name) {
-                if h.dead || h.in_flight >= limit {
+                if h.dead || h.in_flight >= limit || in_flight + started >= cap {
                     break;
                 }
                 while h.buf.is_empty() && !h.exhausted {
