@@ -86,6 +86,13 @@ pub struct CrawlConfig {
     pub max_redirects: usize,
     /// Listing pages followed per column before pagination stops.
     pub max_listing_pages: usize,
+    /// Sub-column and redirect levels followed below a seed's listing page.
+    pub max_depth: u32,
+    /// Requests to one host in flight at once (including those waiting for its rate limit).
+    pub per_host_parallel: usize,
+    /// Requests in flight over all hosts, including those waiting for a rate limit or for the
+    /// archive; bounds memory.
+    pub max_in_flight: usize,
     pub robots: RobotsPolicy,
     /// Accept self-signed or otherwise invalid TLS certificates (many government hosts need it).
     pub accept_invalid_certs: bool,
@@ -112,6 +119,9 @@ impl Default for CrawlConfig {
             max_body_bytes: 64 * 1024 * 1024,
             max_redirects: 5,
             max_listing_pages: 100,
+            max_depth: 4,
+            per_host_parallel: 2,
+            max_in_flight: 256,
             robots: RobotsPolicy::Obey,
             accept_invalid_certs: false,
         }

@@ -1,12 +1,311 @@
-//! `gknb bench`.
+//! `gknb bench`, like `scrapy bench`: start the local portal simulator with N hosts and M
+//! reports each, crawl it into a scratch archive, and print throughput and resource use.
+//!
+//! The simulator runs in a child process (`gknb bench --serve`), so the CPU time and peak
+//! memory printed for the crawl are the crawler's own; the simulator's are printed beside them.
 
+use std::path::PathBuf;
 use std::process::ExitCode;
+use std::time::Instant;
+
+use anyhow::Context as _;
+use url::Url;
 
 use super::Context;
+use crate::config::RobotsPolicy;
+use crate::crawl::{self, CrawlOptions, Seed};
+use crate::discover::Family;
+use crate::fetch::FetchConfig;
+use crate::sim;
 
 #[derive(Debug, clap::Args)]
-pub struct Args {}
+pub struct Args {
+    /// Simulated hosts.
+    #[arg(long, default_value_t = 20)]
+    pub hosts: usize,
+    /// Reports per host.
+    #[arg(long, default_value_t = 50)]
+    pub reports: usize,
+    /// Requests per second per host.
+    #[arg(long, default_value_t = 5.0)]
+    pub rate: f64,
+    /// Requests a host may receive back to back.
+    #[arg(long, default_value_t = 1)]
+    pub burst: u32,
+    /// Requests in flight at once over all hosts [default: 2 per host].
+    #[arg(long)]
+    pub concurrency: Option<usize>,
+    /// Archive to crawl into [default: a temporary file, deleted afterwards].
+    #[arg(long, value_name = "FILE")]
+    pub db: Option<PathBuf>,
+    /// Print the figures as JSON.
+    #[arg(long)]
+    pub json: bool,
+    /// Internal: serve the simulator for a parent `gknb bench` (hosts on stdout, stop on stdin).
+    #[arg(long, hide = true)]
+    pub serve: bool,
+}
 
-pub fn run(_args: Args, _ctx: &Context) -> anyhow::Result<ExitCode> {
-    anyhow::bail!("`gknb bench` is not implemented yet")
+/// Figures of one bench run.
+#[derive(Debug, serde::Serialize)]
+pub struct Figures {
+    pub hosts: usize,
+    pub reports_per_host: usize,
+    pub rate_per_host: f64,
+    pub elapsed_secs: f64,
+    pub pages: u64,
+    pub requests: u64,
+    pub reports: u64,
+    pub pages_per_sec: f64,
+    pub requests_per_sec: f64,
+    pub reports_per_sec: f64,
+    /// `requests_per_sec` over the rate limits' ceiling (hosts × rate).
+    pub rate_utilisation: f64,
+    pub cpu_user_secs: f64,
+    pub cpu_system_secs: f64,
+    pub peak_rss_mb: f64,
+    pub failures: u64,
+    /// The simulator process's own CPU and peak memory.
+    pub sim_cpu_secs: f64,
+    pub sim_peak_rss_mb: f64,
+}
+
+/// What the simulator child reports when stopped.
+#[derive(Debug, Default, serde::Serialize, serde::Deserialize)]
+struct SimStats {
+    requests: u64,
+    cpu_secs: f64,
+    peak_rss_mb: f64,
+}
+
+/// A host as the simulator child announces it.
+#[derive(Debug, serde::Serialize, serde::Deserialize)]
+struct SimHost {
+    name: String,
+    entry_url: String,
+}
+
+pub fn run(args: Args, ctx: &Context) -> anyhow::Result<ExitCode> {
+    anyhow::ensure!(args.hosts > 0, "--hosts must be at least 1");
+    anyhow::ensure!(
+        args.rate > 0.0 && args.rate.is_finite(),
+        "--rate must be positive"
+    );
+    crawl::limit_malloc_arenas();
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?;
+    if args.serve {
+        rt.block_on(serve(&args))?;
+        return Ok(ExitCode::SUCCESS);
+    }
+    let scratch = std::env::temp_dir().join(format!("gknb-bench-{}", std::process::id()));
+    std::fs::create_dir_all(&scratch).context("cannot create a scratch directory")?;
+    let db = args
+        .db
+        .clone()
+        .unwrap_or_else(|| scratch.join("bench.sqlite"));
+    let figures = bench(&rt, &args, ctx, &db);
+    let _ = std::fs::remove_dir_all(&scratch);
+    let figures = figures?;
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&figures)?);
+    } else {
+        print_figures(&figures);
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The child side: start the simulator, announce its hosts, serve until stdin says stop.
+async fn serve(args: &Args) -> anyhow::Result<()> {
+    let handle = sim::start(sim::SimConfig::bench(args.hosts, args.reports))
+        .await
+        .context("cannot start the portal simulator")?;
+    let mut out = String::new();
+    for h in handle.hosts() {
+        out.push_str(&serde_json::to_string(&SimHost {
+            name: h.name,
+            entry_url: h.entry_url,
+        })?);
+        out.push('\n');
+    }
+    out.push_str("READY\n");
+    {
+        use std::io::Write as _;
+        let mut stdout = std::io::stdout().lock();
+        stdout.write_all(out.as_bytes())?;
+        stdout.flush()?;
+    }
+    // Any line (or end of input) on stdin stops the simulator.
+    tokio::task::spawn_blocking(|| {
+        let mut line = String::new();
+        let _ = std::io::stdin().read_line(&mut line);
+    })
+    .await
+    .context("waiting for the parent")?;
+    let (user, system) = cpu_times();
+    let stats = SimStats {
+        requests: handle.requests().len() as u64,
+        cpu_secs: user + system,
+        peak_rss_mb: peak_rss_kb().map_or(f64::NAN, |kb| kb as f64 / 1024.0),
+    };
+    println!("{}", serde_json::to_string(&stats)?);
+    Ok(())
+}
+
+fn bench(
+    rt: &tokio::runtime::Runtime,
+    args: &Args,
+    ctx: &Context,
+    db: &std::path::Path,
+) -> anyhow::Result<Figures> {
+    use std::io::{BufRead as _, Write as _};
+    let exe = std::env::current_exe().context("cannot find the gknb executable")?;
+    let mut child = std::process::Command::new(exe)
+        .args([
+            "bench",
+            "--serve",
+            "--hosts",
+            &args.hosts.to_string(),
+            "--reports",
+            &args.reports.to_string(),
+        ])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .context("cannot start the simulator process")?;
+    let (Some(mut stdin), Some(stdout)) = (child.stdin.take(), child.stdout.take()) else {
+        anyhow::bail!("simulator process without pipes");
+    };
+    let mut lines = std::io::BufReader::new(stdout).lines();
+    let mut seeds = Vec::new();
+    for line in lines.by_ref() {
+        let line = line.context("reading the simulator's hosts")?;
+        if line == "READY" {
+            break;
+        }
+        let h: SimHost = serde_json::from_str(&line).context("simulator host line")?;
+        seeds.push(Seed {
+            name: h.name,
+            region: String::new(),
+            url: Url::parse(&h.entry_url).context("simulator entry URL")?,
+            family: Family::Auto,
+            rate: None,
+            burst: None,
+            accept_invalid_certs: None,
+        });
+    }
+    anyhow::ensure!(
+        seeds.len() == args.hosts,
+        "the simulator did not start every host"
+    );
+    let mut cfg = ctx.config.crawl.clone();
+    cfg.per_host_rate = args.rate;
+    cfg.per_host_burst = args.burst;
+    cfg.concurrency = args.concurrency.unwrap_or(args.hosts * 2).max(1);
+    cfg.robots = RobotsPolicy::Obey;
+    let opts = CrawlOptions {
+        fetch: FetchConfig::from_config(&cfg),
+        max_listing_pages: u32::try_from(cfg.max_listing_pages).unwrap_or(u32::MAX),
+        max_depth: cfg.max_depth,
+        max_in_flight: cfg.max_in_flight,
+        per_host_parallel: cfg.per_host_parallel.max(2),
+        progress: !ctx.quiet,
+        max_pages: None,
+    };
+    let cpu0 = cpu_times();
+    let start = Instant::now();
+    let summary = rt.block_on(crawl::crawl(db, &seeds, opts));
+    let elapsed = start.elapsed().as_secs_f64().max(1e-9);
+    let cpu1 = cpu_times();
+    let _ = stdin.write_all(b"stop\n");
+    drop(stdin);
+    let sim_stats: SimStats = lines
+        .next()
+        .and_then(|l| l.ok())
+        .and_then(|l| serde_json::from_str(&l).ok())
+        .unwrap_or_default();
+    let _ = child.wait();
+    let summary = summary?;
+    let pages = summary.pages + summary.not_modified;
+    let requests = sim_stats.requests;
+    let rps = requests as f64 / elapsed;
+    Ok(Figures {
+        hosts: args.hosts,
+        reports_per_host: args.reports,
+        rate_per_host: args.rate,
+        elapsed_secs: elapsed,
+        pages,
+        requests,
+        reports: summary.new_report_count,
+        pages_per_sec: pages as f64 / elapsed,
+        requests_per_sec: rps,
+        reports_per_sec: summary.new_report_count as f64 / elapsed,
+        rate_utilisation: rps / (args.hosts as f64 * args.rate),
+        cpu_user_secs: cpu1.0 - cpu0.0,
+        cpu_system_secs: cpu1.1 - cpu0.1,
+        peak_rss_mb: peak_rss_kb().map_or(f64::NAN, |kb| kb as f64 / 1024.0),
+        failures: summary.failure_count,
+        sim_cpu_secs: sim_stats.cpu_secs,
+        sim_peak_rss_mb: sim_stats.peak_rss_mb,
+    })
+}
+
+fn print_figures(f: &Figures) {
+    println!(
+        "{} hosts × {} reports at {} req/s per host",
+        f.hosts, f.reports_per_host, f.rate_per_host
+    );
+    println!(
+        "{:.1}s: {} pages ({:.0}/s), {} requests ({:.0}/s, {:.0}% of the {:.0}/s the rate limits allow), {} reports ({:.0}/s)",
+        f.elapsed_secs,
+        f.pages,
+        f.pages_per_sec,
+        f.requests,
+        f.requests_per_sec,
+        f.rate_utilisation * 100.0,
+        f.hosts as f64 * f.rate_per_host,
+        f.reports,
+        f.reports_per_sec
+    );
+    println!(
+        "crawler: cpu {:.1}s user + {:.1}s system, peak memory {:.1} MB; {} failures",
+        f.cpu_user_secs, f.cpu_system_secs, f.peak_rss_mb, f.failures
+    );
+    println!(
+        "simulator (separate process): cpu {:.1}s, peak memory {:.1} MB",
+        f.sim_cpu_secs, f.sim_peak_rss_mb
+    );
+}
+
+/// User and system CPU seconds of this process, from `/proc/self/stat` (USER_HZ is 100 on
+/// Linux); zeros elsewhere.
+fn cpu_times() -> (f64, f64) {
+    let Ok(stat) = std::fs::read_to_string("/proc/self/stat") else {
+        return (0.0, 0.0);
+    };
+    // Fields after the parenthesised command name; utime and stime are fields 14 and 15.
+    let Some(rest) = stat.rsplit_once(')').map(|(_, r)| r) else {
+        return (0.0, 0.0);
+    };
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let tick = |i: usize| {
+        fields
+            .get(i)
+            .and_then(|v| v.parse::<f64>().ok())
+            .unwrap_or(0.0)
+            / 100.0
+    };
+    (tick(11), tick(12))
+}
+
+/// Peak resident set size in KiB (`VmHWM` in `/proc/self/status`).
+fn peak_rss_kb() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.split_whitespace().next())
+        .and_then(|v| v.parse().ok())
 }

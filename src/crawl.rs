@@ -1,1 +1,0 @@
-//! The crawl scheduler: frontier in the archive, resumable, incremental.

@@ -1,0 +1,334 @@
+//! `kill -9` in the middle of a crawl, then the same command again: the archive ends up equal to
+//! an uninterrupted crawl's, and nothing archived before the kill is fetched again.
+
+use std::collections::{BTreeMap, HashSet};
+use std::net::SocketAddr;
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use gknb::config::RobotsPolicy;
+use gknb::crawl::{self, CrawlOptions, Seed};
+use gknb::discover::Family as Hint;
+use gknb::fetch::{FetchConfig, HostPolicy};
+use gknb::sim::{self, Family, HostSpec, Layout, SimConfig, SimHandle};
+use url::Url;
+
+const RATE: f64 = 15.0;
+
+fn world() -> SimConfig {
+    let mut a = HostSpec::new("k-trs", SocketAddr::from(([127, 0, 0, 61], 0)), Family::Trs);
+    a.reports = 24;
+    a.per_page = 5;
+    let mut b = HostSpec::new(
+        "k-hw",
+        SocketAddr::from(([127, 0, 0, 62], 0)),
+        Family::Hanweb,
+    );
+    b.reports = 24;
+    b.per_page = 3;
+    let mut c = HostSpec::new(
+        "k-gov",
+        SocketAddr::from(([127, 0, 0, 63], 0)),
+        Family::GovCn,
+    );
+    c.reports = 18;
+    c.per_page = 4;
+    c.layout = Layout::YearColumns;
+    SimConfig {
+        hosts: vec![a, b, c],
+    }
+}
+
+fn seed_file(sim: &SimHandle, path: &Path) {
+    let mut text = String::new();
+    for h in sim.hosts() {
+        text.push_str(&format!(
+            "[[portal]]\nname = \"{}\"\nregion = \"000000\"\nurl = \"{}\"\n\n",
+            h.name, h.entry_url
+        ));
+    }
+    std::fs::write(path, text).unwrap();
+}
+
+fn crawl_cmd(seeds: &Path, db: &Path) -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_gknb"));
+    cmd.args(["crawl", "-q", "--seeds"])
+        .arg(seeds)
+        .arg("--db")
+        .arg(db)
+        .args(["--rate", &RATE.to_string(), "--timeout", "5"])
+        .env("GKNB_LOG", "error")
+        .stdout(Stdio::null())
+        .stderr(Stdio::inherit());
+    cmd
+}
+
+/// (url → body sha256) and (url → digest of the parse) of every ingested report.
+fn archive_reports(db: &Path) -> (BTreeMap<String, String>, BTreeMap<String, String>) {
+    let conn = rusqlite::Connection::open(db).unwrap();
+    let mut st = conn
+        .prepare(
+            "SELECT d.url, r.document_sha256, r.parse_sha256 FROM reports r
+             JOIN documents d ON d.id = r.document_id",
+        )
+        .unwrap();
+    let rows: Vec<(String, String, String)> = st
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    let mut shas = BTreeMap::new();
+    let mut parsed = BTreeMap::new();
+    for (u, s, p) in rows {
+        shas.insert(u.clone(), s);
+        parsed.insert(u, p);
+    }
+    (shas, parsed)
+}
+
+fn count(db: &Path, sql: &str) -> i64 {
+    let conn = rusqlite::Connection::open(db).unwrap();
+    conn.query_row(sql, [], |r| r.get(0)).unwrap()
+}
+
+/// path?query of every response archived so far (POSTs are told apart by their query).
+fn archived_requests(db: &Path) -> HashSet<String> {
+    let conn = rusqlite::Connection::open(db).unwrap();
+    let mut st = conn.prepare("SELECT url FROM documents").unwrap();
+    st.query_map([], |r| r.get::<_, String>(0))
+        .unwrap()
+        .map(|u| path_of(&u.unwrap()))
+        .collect()
+}
+
+fn path_of(url: &str) -> String {
+    let u = Url::parse(url).unwrap();
+    match u.query() {
+        Some(q) => format!("{}?{q}", u.path()),
+        None => u.path().to_string(),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kill_9_then_resume_equals_an_uninterrupted_crawl() {
+    let sim = sim::start(world()).await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let seeds_path = dir.path().join("seeds.toml");
+    seed_file(&sim, &seeds_path);
+
+    // The reference: one uninterrupted crawl, in process.
+    let reference = dir.path().join("reference.sqlite");
+    let seeds: Vec<Seed> = sim
+        .hosts()
+        .into_iter()
+        .map(|h| Seed {
+            name: h.name,
+            region: String::new(),
+            url: Url::parse(&h.entry_url).unwrap(),
+            family: Hint::Auto,
+            rate: None,
+            burst: None,
+            accept_invalid_certs: None,
+        })
+        .collect();
+    let opts = CrawlOptions {
+        fetch: FetchConfig {
+            robots: RobotsPolicy::Obey,
+            default_policy: HostPolicy {
+                rate: 100.0,
+                burst: 1,
+                accept_invalid_certs: false,
+            },
+            ..FetchConfig::from_config(&gknb::config::CrawlConfig::default())
+        },
+        max_listing_pages: 100,
+        max_depth: 4,
+        per_host_parallel: 2,
+        max_in_flight: 256,
+        progress: false,
+        max_pages: None,
+    };
+    crawl::crawl(&reference, &seeds, opts).await.unwrap();
+    let reference_requests = sim.requests().len();
+    sim.clear_requests();
+
+    // The interrupted crawl: the real binary, killed with SIGKILL part way through.
+    let db = dir.path().join("resumed.sqlite");
+    let mut child = crawl_cmd(&seeds_path, &db).spawn().unwrap();
+    let start = Instant::now();
+    while sim.requests().len() < reference_requests * 2 / 5 {
+        assert!(
+            start.elapsed() < Duration::from_secs(60),
+            "crawl made no progress"
+        );
+        assert!(
+            child.try_wait().unwrap().is_none(),
+            "crawl ended before the kill"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    child.kill().unwrap(); // SIGKILL
+    child.wait().unwrap();
+    let before_kill = archived_requests(&db);
+    let reports_before = count(&db, "SELECT COUNT(*) FROM reports");
+    assert!(
+        reports_before > 0,
+        "the kill came before any report was archived"
+    );
+    let total: usize = sim.hosts().iter().map(|h| sim.truth(&h.name).len()).sum();
+    assert!(
+        (reports_before as usize) < total,
+        "the kill came after the crawl was done"
+    );
+
+    // The same command again resumes the run.
+    sim.clear_requests();
+    let status = crawl_cmd(&seeds_path, &db).status().unwrap();
+    assert!(status.success());
+    let resumed_log = sim.requests();
+
+    // Nothing archived before the kill was fetched again (listings included: a resumed run
+    // does not revisit them; robots.txt is read again by the new process and never archived).
+    for r in &resumed_log {
+        if r.path == "/robots.txt" {
+            continue;
+        }
+        assert!(
+            !before_kill.contains(&r.path),
+            "{} {} {} was archived before the kill and fetched again",
+            r.host,
+            r.method,
+            r.path
+        );
+    }
+    // So no report page was answered twice across the two processes of the resumed crawl,
+    // except the ones in flight (requested, not archived) at the kill.
+    let (resumed_shas, resumed_parsed) = archive_reports(&db);
+    let (reference_shas, reference_parsed) = archive_reports(&reference);
+    assert_eq!(resumed_shas.len(), total);
+    assert_eq!(resumed_shas, reference_shas);
+    assert_eq!(resumed_parsed, reference_parsed);
+    assert_eq!(
+        count(&db, "SELECT COUNT(*) FROM reports"),
+        total as i64,
+        "a duplicate report"
+    );
+    // One run, finished, resumed once.
+    assert_eq!(count(&db, "SELECT COUNT(*) FROM crawl_runs"), 1);
+    assert_eq!(
+        count(
+            &db,
+            "SELECT COUNT(*) FROM crawl_runs WHERE finished_at IS NOT NULL"
+        ),
+        1
+    );
+    assert_eq!(
+        count(
+            &db,
+            "SELECT COUNT(*) FROM crawl_frontier WHERE state != 'done'"
+        ),
+        0
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_second_crawl_on_a_locked_archive_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("locked.sqlite");
+    let _held = gknb::store::Archive::open(&db).unwrap();
+    let seeds = dir.path().join("seeds.toml");
+    std::fs::write(
+        &seeds,
+        "[[portal]]\nname = \"x\"\nregion = \"110000\"\nurl = \"http://127.0.0.1:9/\"\n",
+    )
+    .unwrap();
+    let out = crawl_cmd(&seeds, &db)
+        .stderr(Stdio::piped())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("in use by another gknb process"), "{err}");
+}
+
+/// The narrow window of a kill after a response was archived but before its frontier row was
+/// finished: the resumed run takes the page from the archive instead of fetching it again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_page_archived_before_the_kill_is_recovered_not_fetched() {
+    let mut spec = HostSpec::new("r-trs", SocketAddr::from(([127, 0, 0, 64], 0)), Family::Trs);
+    spec.reports = 6;
+    let sim = sim::start(SimConfig { hosts: vec![spec] }).await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("window.sqlite");
+    let seeds: Vec<Seed> = sim
+        .hosts()
+        .into_iter()
+        .map(|h| Seed {
+            name: h.name,
+            region: String::new(),
+            url: Url::parse(&h.entry_url).unwrap(),
+            family: Hint::Auto,
+            rate: None,
+            burst: None,
+            accept_invalid_certs: None,
+        })
+        .collect();
+    let opts = || CrawlOptions {
+        fetch: FetchConfig {
+            default_policy: HostPolicy {
+                rate: 100.0,
+                burst: 1,
+                accept_invalid_certs: false,
+            },
+            ..FetchConfig::from_config(&gknb::config::CrawlConfig::default())
+        },
+        max_listing_pages: 100,
+        max_depth: 4,
+        per_host_parallel: 2,
+        max_in_flight: 256,
+        progress: false,
+        max_pages: None,
+    };
+    crawl::crawl(&db, &seeds, opts()).await.unwrap();
+    let (before, _) = archive_reports(&db);
+    let victim = sim.truth("r-trs")[2].url.clone();
+    {
+        // Put the database back in the state a kill between the two commits leaves: the run
+        // unfinished, the report archived, its row pending and stamped.
+        let conn = rusqlite::Connection::open(&db).unwrap();
+        let doc_id: i64 = conn
+            .query_row(
+                "SELECT doc_id FROM crawl_frontier WHERE url = ?1",
+                [&victim],
+                |r| r.get(0),
+            )
+            .unwrap();
+        conn.execute(
+            "UPDATE crawl_frontier SET state = 'pending', doc_floor = ?2 WHERE url = ?1",
+            rusqlite::params![victim, doc_id - 1],
+        )
+        .unwrap();
+        conn.execute("DELETE FROM crawl_reports WHERE url = ?1", [&victim])
+            .unwrap();
+        conn.execute("UPDATE crawl_runs SET finished_at = NULL", [])
+            .unwrap();
+    }
+    sim.clear_requests();
+    let summary = crawl::crawl(&db, &seeds, opts()).await.unwrap();
+    assert!(summary.resumed);
+    let victim_path = path_of(&victim);
+    assert!(
+        sim.requests().iter().all(|r| r.path != victim_path),
+        "the archived page was fetched again"
+    );
+    assert_eq!(
+        count(
+            &db,
+            "SELECT COUNT(*) FROM crawl_frontier WHERE state != 'done'"
+        ),
+        0
+    );
+    let (after, _) = archive_reports(&db);
+    assert_eq!(before, after);
+}
