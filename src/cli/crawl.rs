@@ -144,6 +144,13 @@ pub fn render_summary(s: &Summary) -> String {
         "reports: {} new this run, {} in the archive, {} new failing validation",
         s.new_report_count, s.reports_total, s.failed_validations
     );
+    if s.attachments_adopted > 0 {
+        let _ = writeln!(
+            o,
+            "attachments: {} report pages took their facts from an archived attachment",
+            s.attachments_adopted
+        );
+    }
     for r in s.new_reports.iter().take(50) {
         let _ = writeln!(
             o,

@@ -119,6 +119,8 @@ pub struct Summary {
     pub new_reports: Vec<NewReport>,
     /// New reports whose accounting checks failed.
     pub failed_validations: u64,
+    /// Attachment-only pages that took their facts from an archived attachment.
+    pub attachments_adopted: u64,
     /// Requests that failed in this run.
     pub failure_count: u64,
     /// The first [`LIST_LIMIT`] of them.
@@ -581,7 +583,7 @@ impl Scheduler {
             };
             let doc = new_document(&r.item, resp, Some(parsed));
             let (doc, report) = batch
-                .store_prepared(&doc, prepared, parsed, &self.hint(&r.item))
+                .store_prepared(&doc, prepared, parsed, &self.hint(&r.item, Some(parsed)))
                 .map_err(StateError::from)?;
             out[i] = Some(Archived {
                 doc_id: doc.id,
@@ -609,10 +611,16 @@ impl Scheduler {
         Ok(!known)
     }
 
-    fn hint(&self, item: &Item) -> AgencyHint {
+    /// Who published a page: the agency the page names (a column often lists several
+    /// departments' reports), else the seed's name, so that a page naming nobody is still
+    /// archived under its portal instead of failing.
+    fn hint(&self, item: &Item, parsed: Option<&ParsedReport>) -> AgencyHint {
         let scope = self.scope_of(item);
+        let named = parsed
+            .and_then(|p| p.agency.as_deref())
+            .is_some_and(|a| !a.trim().is_empty());
         AgencyHint {
-            name: None,
+            name: (!named && !scope.name.trim().is_empty()).then(|| scope.name.clone()),
             region: scope.region.clone(),
             portal: Some(scope.name.clone()).filter(|n| !n.is_empty()),
         }
@@ -631,7 +639,7 @@ impl Scheduler {
             _ => None,
         };
         let doc = new_document(item, resp, parsed.map(|p| &**p));
-        let hint = self.hint(item);
+        let hint = self.hint(item, parsed.map(|p| &**p));
         let archive = store.archive();
         let doc = archive.put_document(&doc).map_err(StateError::from)?;
         let mut report = None;
@@ -958,6 +966,10 @@ impl Scheduler {
             .store
             .take()
             .ok_or_else(|| CrawlError::Task("archive lent out".into()))?;
+        // Pages whose report is an attachment fetched in this run get the attachment's facts.
+        let adopted =
+            crate::store::pipeline::adopt_attachments(store.archive()).map_err(StateError::from)?;
+        self.summary.attachments_adopted = adopted.adopted as u64;
         let (total, new, failed) = store.report_counts(run)?;
         self.summary.reports_total = total;
         self.summary.new_report_count = new;
