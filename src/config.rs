@@ -102,10 +102,13 @@ impl Default for CrawlConfig {
     fn default() -> Self {
         CrawlConfig {
             seeds: PathBuf::from("seeds"),
+            // `Mozilla/5.0 (compatible; …)` as well-known crawlers do: many government hosts
+            // answer 403 to agents without it; the product token `gknb` and the URL still say
+            // who we are (robots.txt is matched on `gknb`).
             user_agent: concat!(
-                "gknb/",
+                "Mozilla/5.0 (compatible; gknb/",
                 env!("CARGO_PKG_VERSION"),
-                " (research crawler for government disclosure annual reports; +https://github.com/gknb-project/gknb)"
+                "; research crawler for government disclosure annual reports; +https://github.com/gknb-project/gknb)"
             )
             .to_string(),
             concurrency: 16,
