@@ -159,8 +159,6 @@ fn archive_tables_views_reparse_and_cross_year_checks() {
         n(&c, "SELECT count(*) FROM runs WHERE command = 'import'"),
         3
     );
-    assert_eq!(n(&c, "SELECT count(*) FROM frontier"), 0);
-    assert_eq!(n(&c, "SELECT count(*) FROM hosts"), 0);
     assert_eq!(s(&c, "PRAGMA journal_mode"), "wal");
 
     // Statuses: agency A's four pages are ok, B's fails its identities, the text is unparsed

@@ -314,33 +314,29 @@ const TABLES: &[TableDoc] = &[
         ],
     ),
     (
-        "frontier",
-        "Crawler state: every URL discovered and what became of it.",
+        "crawl_frontier",
+        "Crawler state (written by `gknb crawl`): every URL discovered, how to request it, and what became of it.",
         &[
             ("url", "URL."),
-            ("kind", "What the crawler expects there."),
-            ("seed_url", "The seed that led to it."),
-            ("host", "Host name."),
-            ("depth", "Links followed from the seed."),
+            ("kind", "listing, report, attachment or part."),
+            ("seed", "The seed portal that led to it."),
+            ("host", "Host and port."),
             ("state", "pending, done, failed or skipped."),
-            ("attempts", "Fetch attempts."),
-            ("last_error", "Last error."),
-            ("etag", "ETag of the last response."),
+            ("etag", "ETag of the last response (for conditional GET)."),
             ("last_modified", "Last-Modified of the last response."),
-            ("last_fetched_at", "When last fetched (UTC)."),
-            ("document_id", "The archived document."),
-            ("discovered_run", "The run that discovered it."),
+            ("http_status", "Status of the last response."),
+            ("error", "Last error."),
+            ("doc_id", "The archived document (table `documents`)."),
         ],
     ),
     (
-        "hosts",
-        "Crawler state per host: robots.txt and blocks.",
+        "crawl_hosts",
+        "Crawler verdicts per host: blocked (anti-bot challenge), unreachable, or excluded by robots.txt.",
         &[
-            ("host", "Host name."),
-            ("blocked_reason", "Why the crawler stopped visiting it."),
-            ("blocked_at", "When (UTC)."),
-            ("robots_txt", "robots.txt as fetched."),
-            ("robots_fetched_at", "When (UTC)."),
+            ("host", "Host and port."),
+            ("state", "blocked, unreachable or robots."),
+            ("reason", "Why."),
+            ("run_id", "The crawl run that decided it."),
         ],
     ),
     (
@@ -417,11 +413,14 @@ mod tests {
     use super::*;
 
     /// Every column of every table and view in a fresh archive is described, and nothing
-    /// described is missing from the schema.
+    /// described is missing from the schema. The crawler's own tables (`crawl_*`) are described
+    /// in part (their bookkeeping columns are left out); what is described must exist.
     #[test]
     fn every_column_is_described() {
         let dir = tempfile::tempdir().expect("tempdir");
-        let archive = crate::store::Archive::open(dir.path().join("a.sqlite")).expect("open");
+        let path = dir.path().join("a.sqlite");
+        drop(crate::crawl::state::CrawlDb::open(&path).expect("crawl tables"));
+        let archive = crate::store::Archive::open(&path).expect("open");
         for (table, _, columns) in table_docs() {
             let mut stmt = archive
                 .conn()
@@ -433,7 +432,16 @@ mod tests {
                 .collect::<Result<_, _>>()
                 .expect("rows");
             let described: Vec<String> = columns.iter().map(|(c, _)| c.to_string()).collect();
-            assert_eq!(actual, described, "columns of {table}");
+            if table.starts_with("crawl_") {
+                for c in &described {
+                    assert!(
+                        actual.contains(c),
+                        "{table}.{c} is described but does not exist"
+                    );
+                }
+            } else {
+                assert_eq!(actual, described, "columns of {table}");
+            }
         }
     }
 }

@@ -127,32 +127,6 @@ CREATE TABLE metrics (
     label_en     TEXT NOT NULL
 );
 
-CREATE TABLE frontier (
-    url             TEXT PRIMARY KEY,
-    kind            TEXT NOT NULL,
-    seed_url        TEXT,
-    host            TEXT NOT NULL,
-    depth           INTEGER NOT NULL DEFAULT 0,
-    state           TEXT NOT NULL DEFAULT 'pending'
-                    CHECK (state IN ('pending', 'done', 'failed', 'skipped')),
-    attempts        INTEGER NOT NULL DEFAULT 0,
-    last_error      TEXT,
-    etag            TEXT,
-    last_modified   TEXT,
-    last_fetched_at TEXT,
-    document_id     INTEGER REFERENCES documents (id),
-    discovered_run  INTEGER REFERENCES runs (id)
-);
-CREATE INDEX frontier_state_host ON frontier (state, host);
-
-CREATE TABLE hosts (
-    host              TEXT PRIMARY KEY,
-    blocked_reason    TEXT,
-    blocked_at        TEXT,
-    robots_txt        TEXT,
-    robots_fetched_at TEXT
-);
-
 CREATE TABLE runs (
     id           INTEGER PRIMARY KEY,
     started_at   TEXT NOT NULL,
