@@ -109,8 +109,11 @@ fn init_logging(verbose: u8, quiet: bool) {
         (false, 2) => "debug",
         (false, _) => "trace",
     };
+    // The PDF library narrates every repair of a damaged file at WARN; what matters to a person
+    // is the report's status and reason, so its messages only show from -vv on.
+    let pdf = if verbose >= 2 { "" } else { ",pdf_oxide=error" };
     let filter = tracing_subscriber::EnvFilter::try_from_env("GKNB_LOG")
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(format!("{default}{pdf}")));
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
