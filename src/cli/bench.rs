@@ -65,6 +65,12 @@ pub struct Figures {
     pub cpu_system_secs: f64,
     pub peak_rss_mb: f64,
     pub failures: u64,
+    /// Crawler CPU (user + system) per page fetched.
+    pub cpu_ms_per_page: f64,
+    /// Crawler CPU over wall time: how many cores the crawl kept busy.
+    pub cores_used: f64,
+    /// Cores on this machine (the crawler shares them with the simulator).
+    pub cores: usize,
     /// The simulator process's own CPU and peak memory.
     pub sim_cpu_secs: f64,
     pub sim_peak_rss_mb: f64,
@@ -231,6 +237,7 @@ fn bench(
     let pages = summary.pages + summary.not_modified;
     let requests = sim_stats.requests;
     let rps = requests as f64 / elapsed;
+    let cpu = (cpu1.0 - cpu0.0) + (cpu1.1 - cpu0.1);
     Ok(Figures {
         hosts: args.hosts,
         reports_per_host: args.reports,
@@ -247,6 +254,9 @@ fn bench(
         cpu_system_secs: cpu1.1 - cpu0.1,
         peak_rss_mb: peak_rss_kb().map_or(f64::NAN, |kb| kb as f64 / 1024.0),
         failures: summary.failure_count,
+        cpu_ms_per_page: cpu * 1e3 / pages.max(1) as f64,
+        cores_used: cpu / elapsed,
+        cores: std::thread::available_parallelism().map_or(1, |n| n.get()),
         sim_cpu_secs: sim_stats.cpu_secs,
         sim_peak_rss_mb: sim_stats.peak_rss_mb,
     })
@@ -270,8 +280,14 @@ fn print_figures(f: &Figures) {
         f.reports_per_sec
     );
     println!(
-        "crawler: cpu {:.1}s user + {:.1}s system, peak memory {:.1} MB; {} failures",
-        f.cpu_user_secs, f.cpu_system_secs, f.peak_rss_mb, f.failures
+        "crawler: cpu {:.1}s user + {:.1}s system ({:.2} ms per page, {:.2} of {} cores busy), peak memory {:.1} MB; {} failures",
+        f.cpu_user_secs,
+        f.cpu_system_secs,
+        f.cpu_ms_per_page,
+        f.cores_used,
+        f.cores,
+        f.peak_rss_mb,
+        f.failures
     );
     println!(
         "simulator (separate process): cpu {:.1}s, peak memory {:.1} MB",

@@ -67,7 +67,7 @@ pub(super) fn refresh(tx: &Connection, agency_id: i64) -> Result<()> {
         if prev.format == "2021" && cur.format == "2021" {
             checks.extend(in_force(prev_cells, cur_cells));
         }
-        insert_checks(tx, cur.id, &checks)?;
+        insert_checks(tx, cur.id, &checks, &mut Default::default())?;
     }
     Ok(())
 }

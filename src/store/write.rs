@@ -5,7 +5,7 @@
 //! its parsed report together, so an import killed at any moment leaves either both or neither.
 
 use std::borrow::Cow;
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 use sha2::{Digest, Sha256};
@@ -175,9 +175,21 @@ pub struct Batch<'a> {
     max_reports: usize,
     max_age: std::time::Duration,
     open: bool,
-    /// Agencies whose cross-year checks are refreshed when the batch commits.
-    touched: Vec<i64>,
+    carry: Carry,
 }
+
+/// What the reports of one transaction share.
+#[derive(Debug, Default)]
+struct Carry {
+    /// Agencies whose cross-year checks are refreshed when the transaction commits.
+    touched: Vec<i64>,
+    /// `check_metrics` ids already looked up in this transaction.
+    metric_ids: MetricIds,
+}
+
+/// `check_metrics.id` by metric list. Only valid within the transaction that found the ids:
+/// a rollback may remove the rows they name.
+pub(super) type MetricIds = HashMap<Vec<String>, i64>;
 
 impl Archive {
     /// Starts a [`Batch`] committing every `max_reports` reports or `max_age`.
@@ -190,7 +202,7 @@ impl Archive {
             max_reports: max_reports.max(1),
             max_age,
             open: false,
-            touched: Vec::new(),
+            carry: Carry::default(),
         })
     }
 }
@@ -203,9 +215,9 @@ impl Batch<'_> {
         parsed: &ParsedReport,
         hint: &AgencyHint,
     ) -> Result<(DocumentRef, ReportId)> {
-        self.write(|conn, touched| {
+        self.write(|conn, carry| {
             let d = put_document_tx(conn, doc, None)?;
-            let id = ingest_tx(conn, d.id, parsed, hint, None, touched)?;
+            let id = ingest_tx(conn, d.id, parsed, hint, None, carry)?;
             Ok((d, id))
         })
     }
@@ -221,9 +233,9 @@ impl Batch<'_> {
         parsed: &ParsedReport,
         hint: &AgencyHint,
     ) -> Result<(DocumentRef, ReportId)> {
-        self.write(|conn, touched| {
+        self.write(|conn, carry| {
             let d = put_document_tx(conn, doc, Some(&prepared.body))?;
-            let id = ingest_tx(conn, d.id, parsed, hint, Some(&prepared.digest), touched)?;
+            let id = ingest_tx(conn, d.id, parsed, hint, Some(&prepared.digest), carry)?;
             Ok((d, id))
         })
     }
@@ -235,7 +247,7 @@ impl Batch<'_> {
         parsed: &ParsedReport,
         hint: &AgencyHint,
     ) -> Result<ReportId> {
-        self.write(|conn, touched| ingest_tx(conn, doc.id, parsed, hint, None, touched))
+        self.write(|conn, carry| ingest_tx(conn, doc.id, parsed, hint, None, carry))
     }
 
     /// [`Batch::ingest_report`] with the [`parse_digest`] already computed.
@@ -246,7 +258,7 @@ impl Batch<'_> {
         digest: &str,
         hint: &AgencyHint,
     ) -> Result<ReportId> {
-        self.write(|conn, touched| ingest_tx(conn, doc.id, parsed, hint, Some(digest), touched))
+        self.write(|conn, carry| ingest_tx(conn, doc.id, parsed, hint, Some(digest), carry))
     }
 
     /// Records that the current parser gives the same result for a report as the one that
@@ -302,11 +314,11 @@ impl Batch<'_> {
         Ok(())
     }
 
-    fn write<T>(&mut self, f: impl FnOnce(&Connection, &mut Vec<i64>) -> Result<T>) -> Result<T> {
+    fn write<T>(&mut self, f: impl FnOnce(&Connection, &mut Carry) -> Result<T>) -> Result<T> {
         self.begin()?;
         let conn = &self.archive.conn;
         conn.execute_batch("SAVEPOINT report")?;
-        match f(conn, &mut self.touched) {
+        match f(conn, &mut self.carry) {
             Ok(v) => {
                 conn.execute_batch("RELEASE report")?;
                 self.pending += 1;
@@ -316,6 +328,7 @@ impl Batch<'_> {
                 Ok(v)
             }
             Err(e) => {
+                self.carry.metric_ids.clear();
                 conn.execute_batch("ROLLBACK TO report; RELEASE report")?;
                 Err(e)
             }
@@ -326,9 +339,9 @@ impl Batch<'_> {
         if self.open {
             // Cross-year checks once per agency and batch: derived data, written in the same
             // transaction as the reports they are derived from.
-            self.touched.sort_unstable();
-            self.touched.dedup();
-            for agency in self.touched.drain(..) {
+            self.carry.touched.sort_unstable();
+            self.carry.touched.dedup();
+            for agency in self.carry.touched.drain(..) {
                 crossyear::refresh(&self.archive.conn, agency)?;
             }
             self.archive.conn.execute_batch("COMMIT")?;
@@ -485,9 +498,9 @@ fn ingest_now(
     parsed: &ParsedReport,
     hint: &AgencyHint,
 ) -> Result<ReportId> {
-    let mut touched = Vec::new();
-    let id = ingest_tx(tx, document_id, parsed, hint, None, &mut touched)?;
-    for agency in touched {
+    let mut carry = Carry::default();
+    let id = ingest_tx(tx, document_id, parsed, hint, None, &mut carry)?;
+    for agency in carry.touched {
         crossyear::refresh(tx, agency)?;
     }
     Ok(id)
@@ -499,7 +512,7 @@ fn ingest_tx(
     parsed: &ParsedReport,
     hint: &AgencyHint,
     digest: Option<&str>,
-    touched: &mut Vec<i64>,
+    carry: &mut Carry,
 ) -> Result<ReportId> {
     let (url, sha): (String, String) = tx
         .prepare_cached("SELECT coalesce(final_url, url), sha256 FROM documents WHERE id = ?1")?
@@ -583,7 +596,7 @@ fn ingest_tx(
             )?
             .query_row(values, |r| r.get(0))?,
     };
-    insert_checks(tx, report_id, &parsed.checks)?;
+    insert_checks(tx, report_id, &parsed.checks, &mut carry.metric_ids)?;
     refresh_group(tx, agency_id, parsed.year, report_id, Some(&facts))?;
     let is_primary: bool = tx
         .prepare_cached("SELECT is_primary FROM reports WHERE id = ?1")?
@@ -597,10 +610,10 @@ fn ingest_tx(
             refresh_group(tx, old_agency, old_year, report_id, None)?;
         }
         if old_agency != agency_id {
-            touched.push(old_agency);
+            carry.touched.push(old_agency);
         }
     }
-    touched.push(agency_id);
+    carry.touched.push(agency_id);
     Ok(report_id)
 }
 
@@ -614,14 +627,25 @@ fn upsert_agency(tx: &Connection, name: &str, region: &str, portal: Option<&str>
         .query_row(params![name, region, portal, now_rfc3339()], |r| r.get(0))?)
 }
 
-pub(super) fn insert_checks(tx: &Connection, report_id: ReportId, checks: &[Check]) -> Result<()> {
+pub(super) fn insert_checks(
+    tx: &Connection,
+    report_id: ReportId,
+    checks: &[Check],
+    metric_ids: &mut MetricIds,
+) -> Result<()> {
     let mut stmt = tx.prepare_cached(
         "INSERT INTO checks (report_id, rule, subject, status, severity, expected, actual, \
          metrics_id) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
     )?;
     for c in checks {
-        let metrics = serde_json::to_string(&c.metrics).map_err(json_err)?;
-        let metrics_id = metrics_id(tx, &metrics)?;
+        let metrics_id = match metric_ids.get(&c.metrics) {
+            Some(&id) => id,
+            None => {
+                let id = metrics_id(tx, &c.metrics)?;
+                metric_ids.insert(c.metrics.clone(), id);
+                id
+            }
+        };
         stmt.execute(params![
             report_id,
             c.rule,
@@ -638,18 +662,20 @@ pub(super) fn insert_checks(tx: &Connection, report_id: ReportId, checks: &[Chec
 
 /// The metric lists of check instances repeat from report to report (the same rule and
 /// subject always involve the same cells), so they are stored once in `check_metrics`: this
-/// halves the size of the archive.
-fn metrics_id(tx: &Connection, metrics: &str) -> Result<i64> {
+/// halves the size of the archive. Callers remember the ids ([`MetricIds`]): the same few
+/// hundred lists come back with every report.
+fn metrics_id(tx: &Connection, metrics: &[String]) -> Result<i64> {
+    let metrics = serde_json::to_string(metrics).map_err(json_err)?;
     let found: Option<i64> = tx
         .prepare_cached("SELECT id FROM check_metrics WHERE metrics = ?1")?
-        .query_row([metrics], |r| r.get(0))
+        .query_row([&metrics], |r| r.get(0))
         .optional()?;
     if let Some(id) = found {
         return Ok(id);
     }
     Ok(tx
         .prepare_cached("INSERT INTO check_metrics (metrics) VALUES (?1) RETURNING id")?
-        .query_row([metrics], |r| r.get(0))?)
+        .query_row([&metrics], |r| r.get(0))?)
 }
 
 /// The SQL ranking of reports within an agency-year, best first. Documented in
