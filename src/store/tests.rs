@@ -166,6 +166,35 @@ fn old_files_are_upgraded_and_new_ones_refused() {
 }
 
 #[test]
+fn a_version_1_file_keeps_its_checks_and_gets_the_failure_index() {
+    let (_d, path) = temp();
+    {
+        let c = rusqlite::Connection::open(&path).expect("create");
+        c.execute_batch(schema::MIGRATIONS[0]).expect("v1");
+        c.pragma_update(None, "user_version", 1).expect("version");
+    }
+    let a = Archive::open(&path).expect("upgrade");
+    assert_eq!(schema::version(a.conn()).expect("version"), SCHEMA_VERSION);
+    let index = |name: &str| {
+        count(
+            &a,
+            &format!("SELECT count(*) FROM sqlite_master WHERE type = 'index' AND name = '{name}'"),
+        )
+    };
+    assert_eq!(index("checks_status_rule"), 0);
+    assert_eq!(index("checks_failed"), 1);
+    let plan: String = a
+        .conn()
+        .query_row(
+            "EXPLAIN QUERY PLAN SELECT rule FROM checks WHERE status = 'fail'",
+            [],
+            |r| r.get(3),
+        )
+        .expect("plan");
+    assert!(plan.contains("checks_failed"), "{plan}");
+}
+
+#[test]
 fn ingest_writes_report_facts_checks_and_replaces_on_reingest() {
     let (_d, path) = temp();
     let mut a = Archive::open(&path).expect("open");

@@ -633,12 +633,9 @@ pub(super) fn insert_checks(
     checks: &[Check],
     metric_ids: &mut MetricIds,
 ) -> Result<()> {
-    let mut stmt = tx.prepare_cached(
-        "INSERT INTO checks (report_id, rule, subject, status, severity, expected, actual, \
-         metrics_id) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-    )?;
+    let mut rows = Vec::with_capacity(checks.len());
     for c in checks {
-        let metrics_id = match metric_ids.get(&c.metrics) {
+        let id = match metric_ids.get(&c.metrics) {
             Some(&id) => id,
             None => {
                 let id = metrics_id(tx, &c.metrics)?;
@@ -646,18 +643,26 @@ pub(super) fn insert_checks(
                 id
             }
         };
-        stmt.execute(params![
-            report_id,
-            c.rule,
-            c.subject,
-            c.status.as_str(),
-            severity(&c.rule),
-            c.expected,
-            c.actual,
-            metrics_id
-        ])?;
+        rows.push((c, id));
     }
-    Ok(())
+    insert_rows(
+        tx,
+        "INSERT INTO checks (report_id, rule, subject, status, severity, expected, actual, \
+         metrics_id) VALUES ",
+        8,
+        &rows,
+        |stmt, at, (c, metrics_id)| {
+            stmt.raw_bind_parameter(at, report_id)?;
+            stmt.raw_bind_parameter(at + 1, &c.rule)?;
+            stmt.raw_bind_parameter(at + 2, &c.subject)?;
+            stmt.raw_bind_parameter(at + 3, c.status.as_str())?;
+            stmt.raw_bind_parameter(at + 4, severity(&c.rule))?;
+            stmt.raw_bind_parameter(at + 5, c.expected)?;
+            stmt.raw_bind_parameter(at + 6, c.actual)?;
+            stmt.raw_bind_parameter(at + 7, *metrics_id)?;
+            Ok(())
+        },
+    )
 }
 
 /// The metric lists of check instances repeat from report to report (the same rule and
@@ -821,80 +826,81 @@ fn insert_facts(
     // end of the table's b-tree, where SQLite appends without a full seek.
     let mut sorted: Vec<&Fact> = facts.iter().collect();
     sorted.sort_unstable_by(|a, b| a.metric.cmp(&b.metric));
-    // Many rows per statement: a report has ~200 facts, and one `execute` per row spent more
-    // time binding, stepping and resetting than SQLite spent inserting.
-    let mut chunks = sorted.chunks_exact(FACT_ROWS_PER_INSERT);
-    if sorted.len() >= FACT_ROWS_PER_INSERT {
-        let mut stmt = tx.prepare_cached(&facts_insert_sql(FACT_ROWS_PER_INSERT))?;
+    insert_rows(
+        tx,
+        "INSERT INTO facts (agency_id, year, metric, value, state, raw, report_id, report_table, \
+         source_row, source_col, source_page) VALUES ",
+        11,
+        &sorted,
+        |stmt, at, f| {
+            stmt.raw_bind_parameter(at, agency_id)?;
+            stmt.raw_bind_parameter(at + 1, year)?;
+            stmt.raw_bind_parameter(at + 2, &f.metric)?;
+            stmt.raw_bind_parameter(at + 3, f.value.filter(|v| v.is_finite()))?;
+            stmt.raw_bind_parameter(at + 4, f.state.as_str())?;
+            stmt.raw_bind_parameter(at + 5, &f.raw)?;
+            stmt.raw_bind_parameter(at + 6, report_id)?;
+            stmt.raw_bind_parameter(at + 7, &f.table)?;
+            stmt.raw_bind_parameter(at + 8, f.row)?;
+            stmt.raw_bind_parameter(at + 9, f.col)?;
+            stmt.raw_bind_parameter(at + 10, f.page)?;
+            Ok(())
+        },
+    )
+}
+
+/// Rows per multi-row `INSERT` (at most 11 parameters a row here, far below SQLite's limit).
+const ROWS_PER_INSERT: usize = 40;
+
+/// Inserts `rows` with multi-row `INSERT … VALUES (…), (…)` statements. A report writes ~200
+/// facts and ~45 checks, and one statement per row spent more time binding, stepping and
+/// resetting than SQLite spent inserting. `head` is the statement up to `VALUES `; `bind`
+/// binds one row's `columns` parameters from the 1-based index it is given.
+fn insert_rows<T>(
+    tx: &Connection,
+    head: &str,
+    columns: usize,
+    rows: &[T],
+    bind: impl Fn(&mut rusqlite::Statement<'_>, usize, &T) -> rusqlite::Result<()>,
+) -> Result<()> {
+    let mut chunks = rows.chunks_exact(ROWS_PER_INSERT);
+    if rows.len() >= ROWS_PER_INSERT {
+        let mut stmt = tx.prepare_cached(&values_sql(head, columns, ROWS_PER_INSERT))?;
         for chunk in chunks.by_ref() {
-            bind_facts(&mut stmt, agency_id, year, report_id, chunk)?;
+            for (i, row) in chunk.iter().enumerate() {
+                bind(&mut stmt, i * columns + 1, row)?;
+            }
             stmt.raw_execute()?;
         }
     }
     let rest = chunks.remainder();
     if !rest.is_empty() {
-        let mut stmt = tx.prepare_cached(&facts_insert_sql(1))?;
-        for f in rest {
-            bind_facts(
-                &mut stmt,
-                agency_id,
-                year,
-                report_id,
-                std::slice::from_ref(f),
-            )?;
+        let mut stmt = tx.prepare_cached(&values_sql(head, columns, 1))?;
+        for row in rest {
+            bind(&mut stmt, 1, row)?;
             stmt.raw_execute()?;
         }
     }
     Ok(())
 }
 
-/// Rows per multi-row `INSERT INTO facts` (11 parameters each, far below SQLite's limit).
-const FACT_ROWS_PER_INSERT: usize = 40;
-const FACT_COLUMNS: usize = 11;
-
-fn facts_insert_sql(rows: usize) -> String {
-    let mut sql = String::from(
-        "INSERT INTO facts (agency_id, year, metric, value, state, raw, report_id, report_table, \
-         source_row, source_col, source_page) VALUES ",
-    );
+/// `head` followed by `rows` groups of `columns` numbered parameters.
+fn values_sql(head: &str, columns: usize, rows: usize) -> String {
+    let mut sql = String::from(head);
     for r in 0..rows {
         if r > 0 {
             sql.push(',');
         }
         sql.push('(');
-        for c in 0..FACT_COLUMNS {
+        for c in 0..columns {
             if c > 0 {
                 sql.push(',');
             }
-            sql.push_str(&format!("?{}", r * FACT_COLUMNS + c + 1));
+            sql.push_str(&format!("?{}", r * columns + c + 1));
         }
         sql.push(')');
     }
     sql
-}
-
-fn bind_facts(
-    stmt: &mut rusqlite::CachedStatement<'_>,
-    agency_id: i64,
-    year: i32,
-    report_id: ReportId,
-    facts: &[&Fact],
-) -> Result<()> {
-    for (r, f) in facts.iter().enumerate() {
-        let at = r * FACT_COLUMNS;
-        stmt.raw_bind_parameter(at + 1, agency_id)?;
-        stmt.raw_bind_parameter(at + 2, year)?;
-        stmt.raw_bind_parameter(at + 3, &f.metric)?;
-        stmt.raw_bind_parameter(at + 4, f.value.filter(|v| v.is_finite()))?;
-        stmt.raw_bind_parameter(at + 5, f.state.as_str())?;
-        stmt.raw_bind_parameter(at + 6, &f.raw)?;
-        stmt.raw_bind_parameter(at + 7, report_id)?;
-        stmt.raw_bind_parameter(at + 8, &f.table)?;
-        stmt.raw_bind_parameter(at + 9, f.row)?;
-        stmt.raw_bind_parameter(at + 10, f.col)?;
-        stmt.raw_bind_parameter(at + 11, f.page)?;
-    }
-    Ok(())
 }
 
 /// Every report's own facts, compressed: the source `facts` is refilled from when the primary
