@@ -1339,6 +1339,23 @@ mod tests {
         }
     }
 
+    #[test]
+    fn gkmlpt_hint_on_an_ordinary_column_page_uses_the_html_rules() {
+        // Guangdong site-group columns (`…/zfxxgknb/bm/2024n/`) are seeded as gkmlpt but are
+        // plain HTML; a detail-style `_CONFIG` without TREE is not a shell.
+        let html = r#"<script>window._CONFIG = {SID:'1',DETAIL:{id:1}};</script>
+<ul><li><a href="./content/post_10095458.html">某局2024年政府信息公开工作年度报告</a><span>2025-01-20</span></li></ul>"#;
+        let d = discover(
+            &u("https://gz.sim/zfjgzy/zfxxgknb/bm/2024n/"),
+            html,
+            Family::Gkmlpt,
+        );
+        assert_eq!(
+            report_urls(&d),
+            vec!["https://gz.sim/zfjgzy/zfxxgknb/bm/2024n/content/post_10095458.html"]
+        );
+    }
+
     const GK_API: &str = r#"{"classify":{"id":2630,"name":"2024年度","post_count":5},"articles":[
 {"id":1,"title":"某区司法局2024年政府信息公开工作年度报告","url":"http://gd.sim/gkmlpt/content/1/1300/post_1300001.html","post_url":"/gkmlpt/content/1/1300/post_1300001.html","display_publish_time":"2025-01-20 09:30:00","attachment":[]},
 {"id":2,"title":"某区财政局2024年政府信息公开年度报告","post_url":"/gkmlpt/content/1/1300/post_1300002.html","date":1737336600,"attachment":[{"name":"年报.pdf","url":"/gkmlpt/content/1/1300/P020250120.pdf"},{"name":"x","url":"/x.html"}]},
