@@ -1,7 +1,7 @@
 //! Finding report links and the next listing pages in a portal's listing page.
 //!
 //! Pure: a page's URL and decoded text in, a [`Discovery`] out. No I/O, so every CMS dialect in
-//! `spec/portals.md` is unit-tested on static HTML strings.
+//! `spec/portals.md` is unit-tested on static HTML (or JSON) strings.
 //!
 //! # What counts as a report link
 //!
@@ -13,6 +13,23 @@
 //! a report column, a year (`2023年`, `2023年度`) or a level (部门, 街镇, 本级…) are
 //! *sub-columns*. Links to pdf/doc/docx/wps/xls/xlsx/ofd files are *attachments*, unless their
 //! title names a report, in which case they are reports served as files.
+//!
+//! # Families with their own listing machinery
+//!
+//! * **gkmlpt** (Guangdong, family D; `gkmlpt` module). The SPA shell (`/gkmlpt/index`) has no
+//!   links: the categories of `window._CONFIG.TREE` whose name contains 年报 or 年度报告, and
+//!   all their descendants, are proposed as sub-columns
+//!   `{prefix}/gkmlpt/api/all/{id}?page=1&sid={SID}` (empty categories skipped; a tree naming
+//!   no such category proposes nothing rather than every category). An API page (JSON,
+//!   parsed with serde_json) gives every article's `url`/`post_url` as a report (unless its
+//!   title names no report: a notice) and its `attachment` files, and proposes `page=N+1`
+//!   while the page had articles and `N × articles < post_count`. Malformed JSON or an HTML
+//!   error page gives an empty stub.
+//! * **集约化** (Anhui-like, family E; `jiyue` module). Links to `/public/column/{organId}` are
+//!   columns, never reports: followed as sub-columns when their text names 年报/年度报告. A
+//!   column page's articles follow the ordinary rules; its `pageUrl = '/site/label/…'` script
+//!   gives page 2 (`pageIndex=2`) when `共N页` says there are more, and a label page gives the
+//!   next while it was full (`pageSize` items).
 //!
 //! # Pagination
 //!
@@ -37,9 +54,11 @@ pub enum Family {
     Hanweb,
     /// gov.cn / 开普云 (`home_N.htm`).
     Govcn,
-    /// Guangdong gkmlpt (SPA plus JSON API; not discovered from HTML yet).
+    /// Guangdong gkmlpt: the SPA shell's `_CONFIG.TREE` gives the annual-report categories,
+    /// whose JSON listing API pages give the reports (see the module docs).
     Gkmlpt,
-    /// 集约化 provincial platforms.
+    /// 集约化 shared platforms (Anhui-like): the agency navigation gives the organs'
+    /// annual-report columns, whose first page and AJAX label pages give the reports.
     Jiyue,
     /// Unknown: detect from the page.
     #[default]
@@ -160,6 +179,9 @@ macro_rules! sel {
         });
     };
 }
+
+mod gkmlpt;
+mod jiyue;
 
 re!(
     DATE,
@@ -369,6 +391,14 @@ pub fn discover(page_url: &Url, html: &str, hint: Family) -> Discovery {
     } else {
         hint
     };
+    if family == Family::Gkmlpt {
+        if gkmlpt::is_api(page_url, html) {
+            return gkmlpt::api_page(page_url, html);
+        }
+        if let Some(d) = gkmlpt::shell(page_url, html) {
+            return d;
+        }
+    }
     let doc = Html::parse_document(html);
     let base = base_url(&doc, page_url);
     let mut out = Discovery {
@@ -378,7 +408,15 @@ pub fn discover(page_url: &Url, html: &str, hint: Family) -> Discovery {
     let mut seen = Seen::default();
 
     for a in doc.select(&ANCHOR) {
+        if family == Family::Jiyue && jiyue::classify_anchor(&base, a, &mut out, &mut seen) {
+            continue;
+        }
         classify_anchor(&base, a, &mut out, &mut seen);
+    }
+    if family == Family::Jiyue
+        && let Some(next) = jiyue::next_page(page_url, &base, html, &doc)
+    {
+        push_listing(&mut out, &mut seen, next, ListingKind::NextPage);
     }
     for record in hanweb_records(html) {
         let frag = Html::parse_fragment(&record);
@@ -589,8 +627,15 @@ fn visible_text_len(doc: &Html) -> usize {
 pub fn detect_family(url: &Url, html: &str) -> Family {
     if html.contains("<datastore>") || html.contains("jpage(") || url.path().contains("/col/col") {
         Family::Hanweb
-    } else if html.contains("_CONFIG") && url.path().contains("gkmlpt") {
+    } else if url.path().contains("/gkmlpt/")
+        && (html.contains("_CONFIG") || url.path().contains("/gkmlpt/api/"))
+    {
         Family::Gkmlpt
+    } else if jiyue::is_column_url(url)
+        || jiyue::is_label_url(url)
+        || html.contains("/public/column/")
+    {
+        Family::Jiyue
     } else if url.path().contains("home_") || html.contains("UCAP-CONTENT") {
         Family::Govcn
     } else if html.contains("createPageHTML") || html.contains("countPage") {
@@ -1245,5 +1290,365 @@ mod tests {
             assert_eq!(Family::from_name(f).map(Family::as_str), Some(f));
         }
         assert_eq!(Family::from_name("nope"), None);
+    }
+
+    const GK_SHELL: &str = "<!DOCTYPE html><html><head><title>某区政府信息公开目录</title></head><body><div id=\"app\"></div>\n<script>window._CONFIG = {SID:'755001',SERVICE_AREA_ID:'440300',TREE:[{id:2601,name:'机构职能',post_count:12,children:[]},{id:2629,name:'政府信息公开年报',post_count:0,children:[{id:2630,name:'2024年度',post_count:3,children:[]},{id:2631,name:'2023年度',post_count:2,children:[{id:2640,name:'部门',post_count:4,children:[]}]}]},{id:2650,name:'政府信息公开指南',post_count:1,children:[]}]};</script>\n<script src=\"/gkmlpt/static/js/app.js\"></script></body></html>";
+
+    #[test]
+    fn gkmlpt_shell_lists_the_annual_report_categories() {
+        let page = u("http://gd.sim/gkmlpt/annualreport");
+        let d = discover(&page, GK_SHELL, Family::Auto);
+        assert_eq!(d.family, Family::Gkmlpt);
+        assert!(d.reports.is_empty() && !d.stub);
+        // 2629 itself is empty (post_count 0); its descendants hold the reports.
+        assert_eq!(
+            listing_urls(&d, ListingKind::SubColumn),
+            vec![
+                "http://gd.sim/gkmlpt/api/all/2630?page=1&sid=755001",
+                "http://gd.sim/gkmlpt/api/all/2631?page=1&sid=755001",
+                "http://gd.sim/gkmlpt/api/all/2640?page=1&sid=755001",
+            ]
+        );
+        assert_eq!(d.listings.len(), 3);
+    }
+
+    #[test]
+    fn gkmlpt_shell_variants() {
+        // Department prefix, JSON-style keys, numeric SID, string ids, a 公开年报 name.
+        let html = r#"<script>window._CONFIG = { "SID": 755040, "TREE": [ {"id":"3001","name":"法定主动公开内容","children":[{"id":"3002","name":"政府信息公开年报","post_count":7,"jump_url":""}]}, {"id":"3100","name":"其他","children":[]} ] }</script>"#;
+        let d = discover(&u("http://gd.sim/szsfj/gkmlpt/index"), html, Family::Gkmlpt);
+        assert_eq!(
+            listing_urls(&d, ListingKind::SubColumn),
+            vec!["http://gd.sim/szsfj/gkmlpt/api/all/3002?page=1&sid=755040"]
+        );
+        // No annual-report category: nothing at all, not every category.
+        let html = "<script>window._CONFIG = {SID:'1',TREE:[{id:1,name:'机构职能',post_count:3,children:[{id:2,name:'规划计划',post_count:5,children:[]}]}]};</script>";
+        let d = discover(&u("http://gd.sim/gkmlpt/index"), html, Family::Auto);
+        assert_eq!(d.family, Family::Gkmlpt);
+        assert!(d.listings.is_empty() && d.reports.is_empty() && d.stub);
+        // A broken tree falls back to HTML discovery: nothing found, no panic.
+        for html in [
+            "<script>window._CONFIG = {SID:'1',TREE:[{id:1,name:'年报',",
+            "<script>window._CONFIG = {SID:'1',TREE:[{id:f(1),name:'年报'}]}</script>",
+            "<script>window._CONFIG = {SID:'1',TREE:'年报'}</script>",
+            "<script>window._CONFIG = {SID:'1',TREE:[{id:'../../x',name:'年报'}]}</script>",
+            "<script>window._CONFIG = null</script>",
+        ] {
+            let d = discover(&u("http://gd.sim/gkmlpt/index"), html, Family::Gkmlpt);
+            assert!(d.listings.is_empty() && d.reports.is_empty(), "{html}");
+        }
+    }
+
+    #[test]
+    fn gkmlpt_hint_on_an_ordinary_column_page_uses_the_html_rules() {
+        // Guangdong site-group columns (`…/zfxxgknb/bm/2024n/`) are seeded as gkmlpt but are
+        // plain HTML; a detail-style `_CONFIG` without TREE is not a shell.
+        let html = r#"<script>window._CONFIG = {SID:'1',DETAIL:{id:1}};</script>
+<ul><li><a href="./content/post_10095458.html">某局2024年政府信息公开工作年度报告</a><span>2025-01-20</span></li></ul>"#;
+        let d = discover(
+            &u("https://gz.sim/zfjgzy/zfxxgknb/bm/2024n/"),
+            html,
+            Family::Gkmlpt,
+        );
+        assert_eq!(
+            report_urls(&d),
+            vec!["https://gz.sim/zfjgzy/zfxxgknb/bm/2024n/content/post_10095458.html"]
+        );
+    }
+
+    const GK_API: &str = r#"{"classify":{"id":2630,"name":"2024年度","post_count":5},"articles":[
+{"id":1,"title":"某区司法局2024年政府信息公开工作年度报告","url":"http://gd.sim/gkmlpt/content/1/1300/post_1300001.html","post_url":"/gkmlpt/content/1/1300/post_1300001.html","display_publish_time":"2025-01-20 09:30:00","attachment":[]},
+{"id":2,"title":"某区财政局2024年政府信息公开年度报告","post_url":"/gkmlpt/content/1/1300/post_1300002.html","date":1737336600,"attachment":[{"name":"年报.pdf","url":"/gkmlpt/content/1/1300/P020250120.pdf"},{"name":"x","url":"/x.html"}]},
+{"id":3,"title":"某区关于开展政府信息公开自查工作的通知","url":"http://gd.sim/gkmlpt/content/1/1300/post_1300003.html"},
+{"id":4,"url":"http://gd.sim/gkmlpt/content/1/1300/post_1300004.html"},
+{"id":5,"title":"某区2024年政府信息公开工作年度报告"}
+]}"#;
+
+    #[test]
+    fn gkmlpt_api_page() {
+        let page = u("http://gd.sim/gkmlpt/api/all/2630?page=1&sid=755001");
+        let d = discover(&page, GK_API, Family::Gkmlpt);
+        assert_eq!(
+            report_urls(&d),
+            vec![
+                "http://gd.sim/gkmlpt/content/1/1300/post_1300001.html",
+                "http://gd.sim/gkmlpt/content/1/1300/post_1300002.html",
+                "http://gd.sim/gkmlpt/content/1/1300/post_1300004.html",
+            ]
+        );
+        assert_eq!(d.reports[0].date.as_deref(), Some("2025-01-20"));
+        assert_eq!(d.reports[1].date.as_deref(), Some("2025-01-20"));
+        assert_eq!(d.reports[1].title, "某区财政局2024年政府信息公开年度报告");
+        let att: Vec<String> = d.attachments.iter().map(|l| l.url.to_string()).collect();
+        assert_eq!(
+            att,
+            vec!["http://gd.sim/gkmlpt/content/1/1300/P020250120.pdf"]
+        );
+        // 1 × 5 articles is not below 5 posts: the last page.
+        assert!(d.listings.is_empty());
+        assert!(!d.stub);
+        // Detected by URL without a hint, too.
+        assert_eq!(discover(&page, GK_API, Family::Auto).reports.len(), 3);
+    }
+
+    #[test]
+    fn gkmlpt_api_pagination() {
+        let page_of = |n: usize, total: Option<usize>, p: &str| {
+            let arts: Vec<String> = (0..n)
+                .map(|i| format!(r#"{{"title":"某局{i}年政府信息公开工作年度报告","url":"/gkmlpt/content/1/1/post_{p}{i}.html"}}"#))
+                .collect();
+            let classify = total.map_or(String::new(), |t| {
+                format!(r#""classify":{{"post_count":{t}}},"#)
+            });
+            format!(r#"{{{classify}"articles":[{}]}}"#, arts.join(","))
+        };
+        let next = |url: &str, body: &str| {
+            listing_urls(
+                &discover(&u(url), body, Family::Gkmlpt),
+                ListingKind::NextPage,
+            )
+        };
+        let api = "http://gd.sim/gkmlpt/api/all/9";
+        assert_eq!(
+            next(&format!("{api}?page=1&sid=1"), &page_of(10, Some(25), "a")),
+            vec![format!("{api}?page=2&sid=1")]
+        );
+        assert!(next(&format!("{api}?page=2&sid=1"), &page_of(10, Some(20), "b")).is_empty());
+        // Without post_count, pages follow while they have articles.
+        assert_eq!(
+            next(&format!("{api}?sid=1&page=7"), &page_of(3, None, "c")),
+            vec![format!("{api}?sid=1&page=8")]
+        );
+        assert_eq!(
+            next(&format!("{api}?sid=1"), &page_of(3, None, "c")),
+            vec![format!("{api}?sid=1&page=2")]
+        );
+        let empty = discover(
+            &u(&format!("{api}?page=9&sid=1")),
+            &page_of(0, Some(25), "d"),
+            Family::Gkmlpt,
+        );
+        assert!(empty.listings.is_empty() && empty.reports.is_empty() && empty.stub);
+        // post_count as a string.
+        let body = page_of(2, None, "e").replacen('{', r#"{"classify":{"post_count":"9"},"#, 1);
+        assert_eq!(
+            next(&format!("{api}?page=1"), &body),
+            vec![format!("{api}?page=2")]
+        );
+    }
+
+    #[test]
+    fn gkmlpt_api_garbage_finds_nothing() {
+        let page = u("http://gd.sim/gkmlpt/api/all/2630?page=1&sid=755001");
+        for body in [
+            "",
+            "null",
+            "[1,2,3]",
+            "{",
+            r#"{"articles":"x"}"#,
+            r#"{"classify":{}}"#,
+            r#"{"classify":{"post_count":-3},"articles":{}}"#,
+            r#"{"articles":[null,1,"x",[],{"url":5,"title":7},{"url":"javascript:void(0)"},{"url":"mailto:a@b"}]}"#,
+            "<html><head><title>404 Not Found</title></head><body><a href=\"/nb/t1.html\">某区2023年政府信息公开工作年度报告</a></body></html>",
+            "\u{feff}  not json at all",
+        ] {
+            let d = discover(&page, body, Family::Gkmlpt);
+            assert!(d.reports.is_empty(), "{body}");
+            assert!(d.listings.is_empty(), "{body}");
+            assert!(d.attachments.is_empty(), "{body}");
+            assert!(d.stub, "{body}");
+        }
+    }
+
+    const JY_NAV: &str = r#"<html><body><div class="jgdh"><ul>
+<li><span class="name">某市财政局</span> <a href="/public/column/1681?type=4&amp;catId=2003&amp;action=list&amp;nav=3">政府信息公开年报</a> <a href="/public/column/1681?type=4&amp;catId=6786&amp;action=list&amp;nav=3">政府信息公开指南</a></li>
+<li><span class="name">某市教育局</span> <a href="/public/column/1682?type=4&amp;catId=2003&amp;action=list&amp;nav=3" title="政府信息公开年度报告">年度报告</a></li>
+<li><a href="/public/column/1683?type=4&amp;catId=2001&amp;action=list&amp;nav=3">政策文件</a></li>
+</ul></div></body></html>"#;
+
+    #[test]
+    fn jiyue_navigation_lists_report_columns_only() {
+        let d = discover(&u("http://ah.sim/public/jgdh.html"), JY_NAV, Family::Auto);
+        assert_eq!(d.family, Family::Jiyue);
+        assert!(d.reports.is_empty(), "column links are not reports");
+        assert_eq!(
+            listing_urls(&d, ListingKind::SubColumn),
+            vec![
+                "http://ah.sim/public/column/1681?type=4&catId=2003&action=list&nav=3",
+                "http://ah.sim/public/column/1682?type=4&catId=2003&action=list&nav=3",
+            ]
+        );
+        assert_eq!(d.listings.len(), 2);
+    }
+
+    const JY_COLUMN: &str = r#"<html><body><div class="crumb"><a href="/public/jgdh.html">机构导航</a> &gt; 某市财政局 &gt; 政府信息公开年报</div>
+<div id="xxgk_list">
+<div class="xxgk_navli"><ul class="doc_list"><li><a href="/public/1681/550000012.html" title="2024年某市财政局政府信息公开工作年度报告" target="_blank">2024年某市财政局政府信息公开工作…</a><span class="date">2025-01-20</span></li></ul></div>
+<div class="xxgk_navli"><ul class="doc_list"><li><a href="/public/1681/550000011.html" title="某市财政局关于开展政府信息公开自查工作的通知">某市财政局关于…</a><span class="date">2024-06-01</span></li></ul></div>
+</div>
+<div id="page_list" data-total="3">共3页</div>
+<script>var pageUrl = '/site/label/8888?IsAjax=1&dataType=html&pageSize=2&labelName=publicInfoList&organId=1681&type=4&catId=2003&result=暂无相关信息&pageIndex=';
+function goPage(n){ $('#xxgk_list').load(pageUrl + n); }</script></body></html>"#;
+
+    #[test]
+    fn jiyue_column_page_and_label_pages() {
+        let col = u("http://ah.sim/public/column/1681?type=4&catId=2003&action=list&nav=3");
+        let d = discover(&col, JY_COLUMN, Family::Jiyue);
+        assert_eq!(
+            report_urls(&d),
+            vec!["http://ah.sim/public/1681/550000012.html"]
+        );
+        assert_eq!(d.reports[0].date.as_deref(), Some("2025-01-20"));
+        let label = "http://ah.sim/site/label/8888?IsAjax=1&dataType=html&pageSize=2&labelName=publicInfoList&organId=1681&type=4&catId=2003&result=%E6%9A%82%E6%97%A0%E7%9B%B8%E5%85%B3%E4%BF%A1%E6%81%AF&pageIndex=";
+        assert_eq!(
+            listing_urls(&d, ListingKind::NextPage),
+            vec![format!("{label}2")]
+        );
+        assert_eq!(d.listings.len(), 1, "the crumb is not a column to follow");
+        // One page only: no label page.
+        let one = JY_COLUMN.replace("data-total=\"3\">共3页", "data-total=\"1\">共1页");
+        assert!(discover(&col, &one, Family::Jiyue).listings.is_empty());
+
+        // A full label page proposes the next; a short or empty one ends the column.
+        let full = r#"<div class="xxgk_navli"><ul class="doc_list"><li><a href="/public/1681/550000010.html" title="2023年某市财政局政府信息公开工作年度报告">x</a><span class="date">2024-01-20</span></li></ul></div>
+<div class="xxgk_navli"><ul class="doc_list"><li><a href="/public/1681/550000009.html" title="2022年某市财政局政府信息公开工作年度报告">y</a><span class="date">2023-01-20</span></li></ul></div>"#;
+        let p2 = u(&format!("{label}2"));
+        let d = discover(&p2, full, Family::Auto);
+        assert_eq!(d.family, Family::Jiyue);
+        assert_eq!(d.reports.len(), 2);
+        assert_eq!(
+            listing_urls(&d, ListingKind::NextPage),
+            vec![format!("{label}3")]
+        );
+        let short = full.split('\n').next().unwrap_or("");
+        let d = discover(&u(&format!("{label}3")), short, Family::Jiyue);
+        assert_eq!(d.reports.len(), 1);
+        assert!(d.listings.is_empty());
+        let empty = "<div class=\"xxgk_navli\">暂无相关信息</div>\n";
+        let d = discover(&u(&format!("{label}4")), empty, Family::Jiyue);
+        assert!(d.listings.is_empty() && d.reports.is_empty() && d.stub);
+    }
+
+    #[test]
+    fn family_detection() {
+        let cases = [
+            (
+                "http://a/gkmlpt/index",
+                "<script>window._CONFIG = {}</script>",
+                Family::Gkmlpt,
+            ),
+            ("http://a/gkmlpt/api/all/1?page=1", "{}", Family::Gkmlpt),
+            ("http://a/public/jgdh.html", JY_NAV, Family::Jiyue),
+            ("http://a/site/label/8888?pageIndex=2", "", Family::Jiyue),
+            ("http://a/public/column/1681?type=4", "", Family::Jiyue),
+            ("http://a/zwgk/index.html", "<p>x</p>", Family::Auto),
+        ];
+        for (url, html, want) in cases {
+            assert_eq!(detect_family(&u(url), html), want, "{url}");
+        }
+    }
+
+    mod fuzz {
+        use super::*;
+        use proptest::prelude::*;
+
+        const URLS: &[&str] = &[
+            "http://gd.sim/gkmlpt/index",
+            "http://gd.sim/gkmlpt/api/all/2629?page=3&sid=755001",
+            "http://ah.sim/public/jgdh.html",
+            "http://ah.sim/public/column/1681?type=4&catId=2003",
+            "http://ah.sim/site/label/8888?pageSize=2&pageIndex=5",
+        ];
+
+        /// Cuts `s` at a char boundary near `at` and splices `insert` in.
+        fn mutate(s: &str, at: usize, insert: &str) -> String {
+            let mut i = at % (s.len() + 1);
+            while !s.is_char_boundary(i) {
+                i -= 1;
+            }
+            format!("{}{insert}{}", &s[..i], &s[i..])
+        }
+
+        fn truncate(s: &str, at: usize) -> &str {
+            let mut i = at % (s.len() + 1);
+            while !s.is_char_boundary(i) {
+                i -= 1;
+            }
+            &s[..i]
+        }
+
+        proptest! {
+            #![proptest_config(ProptestConfig::with_cases(256))]
+
+            #[test]
+            fn random_text_never_panics(text in ".{0,400}", url in 0..URLS.len(), fam in 0..3usize) {
+                let hint = [Family::Gkmlpt, Family::Jiyue, Family::Auto][fam];
+                let _ = discover(&u(URLS[url]), &text, hint);
+                let _ = discover(&u(URLS[url]), &format!("<script>window._CONFIG = {text}"), hint);
+                let _ = gkmlpt::js_literal_to_json(&text);
+            }
+
+            #[test]
+            fn random_bytes_never_panic(bytes in proptest::collection::vec(any::<u8>(), 0..600), url in 0..URLS.len()) {
+                let text = String::from_utf8_lossy(&bytes);
+                for hint in [Family::Gkmlpt, Family::Jiyue, Family::Auto] {
+                    let _ = discover(&u(URLS[url]), &text, hint);
+                }
+            }
+
+            #[test]
+            fn damaged_pages_never_panic(at in any::<usize>(), cut in any::<usize>(), insert in "[{}\\[\\]'\",:\\\\a-z0-9年报 ]{0,6}") {
+                for (url, page, hint) in [
+                    (URLS[0], GK_SHELL, Family::Gkmlpt),
+                    (URLS[1], GK_API, Family::Gkmlpt),
+                    (URLS[2], JY_NAV, Family::Jiyue),
+                    (URLS[3], JY_COLUMN, Family::Jiyue),
+                ] {
+                    let damaged = mutate(page, at, &insert);
+                    let _ = discover(&u(url), &damaged, hint);
+                    let _ = discover(&u(url), truncate(&damaged, cut), hint);
+                }
+            }
+
+            #[test]
+            fn any_json_article_list_is_safe(v in proptest_json()) {
+                let body = serde_json::json!({"classify": {"post_count": 3}, "articles": v}).to_string();
+                let d = discover(&u(URLS[1]), &body, Family::Gkmlpt);
+                prop_assert!(d.listings.len() <= 1);
+                prop_assert!(d.reports.iter().all(|l| l.url.host_str().is_some()));
+            }
+        }
+
+        /// Arbitrary JSON, biased towards the fields an API article has.
+        fn proptest_json() -> impl Strategy<Value = serde_json::Value> {
+            let leaf = prop_oneof![
+                Just(serde_json::Value::Null),
+                any::<bool>().prop_map(serde_json::Value::from),
+                any::<i64>().prop_map(serde_json::Value::from),
+                "[a-z/:.年报0-9]{0,20}".prop_map(serde_json::Value::from),
+                Just(serde_json::Value::from("/gkmlpt/content/1/2/post_3.html")),
+            ];
+            leaf.prop_recursive(3, 32, 6, |inner| {
+                prop_oneof![
+                    proptest::collection::vec(inner.clone(), 0..6)
+                        .prop_map(serde_json::Value::from),
+                    proptest::collection::vec(
+                        (
+                            prop_oneof![
+                                Just("url".to_string()),
+                                Just("title".to_string()),
+                                Just("post_url".to_string()),
+                                Just("attachment".to_string()),
+                                Just("date".to_string()),
+                                "[a-z]{1,5}".prop_map(String::from)
+                            ],
+                            inner
+                        ),
+                        0..6
+                    )
+                    .prop_map(|kv| serde_json::Value::Object(kv.into_iter().collect())),
+                ]
+            })
+        }
     }
 }

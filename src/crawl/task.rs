@@ -31,6 +31,22 @@ fn is_html(resp: &fetch::Response) -> bool {
         .starts_with('<')
 }
 
+/// JSON answers (the gkmlpt listing API) go to discovery too.
+fn is_json(resp: &fetch::Response) -> bool {
+    if resp
+        .content_type
+        .as_deref()
+        .is_some_and(|ct| ct.to_ascii_lowercase().contains("json"))
+    {
+        return true;
+    }
+    let head = &resp.body[..resp.body.len().min(64)];
+    String::from_utf8_lossy(head)
+        .trim_start_matches('\u{feff}')
+        .trim_start()
+        .starts_with('{')
+}
+
 /// Fetches one row and analyses the response.
 pub(super) async fn run_task(
     fetcher: Arc<Fetcher>,
@@ -115,7 +131,7 @@ pub(super) fn analyse(kind: Kind, family: Family, source: &str, resp: &fetch::Re
     let html = is_html(resp);
     let text = || crate::decode::decode(&resp.body, resp.content_type.as_deref()).text;
     match kind {
-        Kind::Listing if html => {
+        Kind::Listing if html || is_json(resp) => {
             Found::Listing(discover::discover(&resp.final_url, &text(), family))
         }
         Kind::Report => {
