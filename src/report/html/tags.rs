@@ -11,7 +11,21 @@ macro_rules! tags {
             Other(u32),
         }
 
+        #[allow(dead_code)]
+        enum Known { $($id,)* Count }
+
+        /// Number of known tags; [`Tag::index`] numbers `Other` tags from here on.
+        pub(crate) const KNOWN_TAGS: usize = Known::Count as usize;
+
         impl Tag {
+            /// A dense number for the tag (known tags first, then interned names).
+            pub(crate) fn index(self) -> usize {
+                match self {
+                    $(Tag::$id => Known::$id as usize,)*
+                    Tag::Other(id) => KNOWN_TAGS + id as usize,
+                }
+            }
+
             /// The tag for a lower-case name, when it is one of the known ones.
             pub(crate) fn known(name: &[u8]) -> Option<Tag> {
                 match name {
@@ -57,4 +71,39 @@ tags! {
     Textarea = b"textarea", Tfoot = b"tfoot", Th = b"th", Thead = b"thead", Title = b"title",
     Tr = b"tr", Track = b"track", Tt = b"tt", U = b"u", Ul = b"ul", Var = b"var", Wbr = b"wbr",
     Xmp = b"xmp",
+}
+
+impl Tag {
+    /// The formatting elements of the active-formatting list.
+    pub(crate) fn is_formatting(self) -> bool {
+        matches!(
+            self,
+            Tag::A
+                | Tag::B
+                | Tag::Big
+                | Tag::Code
+                | Tag::Em
+                | Tag::Font
+                | Tag::I
+                | Tag::Nobr
+                | Tag::S
+                | Tag::Small
+                | Tag::Strike
+                | Tag::Strong
+                | Tag::Tt
+                | Tag::U
+        )
+    }
+
+    /// Elements whose attributes are kept in the tree: the walk reads links, metas and cells;
+    /// formatting elements are compared and cloned with theirs.
+    pub(crate) fn keeps_attrs(self) -> bool {
+        matches!(self, Tag::Meta | Tag::Td | Tag::Th) || self.is_formatting()
+    }
+
+    /// Elements whose start-tag attributes anyone reads: those kept, and `<input>` (whose
+    /// `type=hidden` matters to tree construction). Others are parsed but not stored.
+    pub(crate) fn reads_attrs(self) -> bool {
+        self.keeps_attrs() || self == Tag::Input
+    }
 }

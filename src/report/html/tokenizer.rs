@@ -456,6 +456,7 @@ impl<'a> Tokenizer<'a> {
         if !end {
             attrs.clear();
         }
+        let keep = !end && tag.reads_attrs();
         let mut self_closing = false;
         loop {
             while i < b.len() && is_ws(b[i]) {
@@ -531,7 +532,7 @@ impl<'a> Tokenizer<'a> {
                     }
                 }
             }
-            if !end {
+            if keep {
                 self.push_attr(attrs, name_start, name_end, value);
             }
         }

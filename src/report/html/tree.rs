@@ -215,9 +215,89 @@ enum Bookmark {
     InsertAfter(u32),
 }
 
+/// The stack of open elements, counting open HTML elements per tag so that "is a `<p>` in
+/// scope" and "close the open `<i>`" are answered at once when there is none: without that
+/// every `<div>` under a thousand open `<div>`s would scan them all.
+#[derive(Default)]
+struct Stack {
+    ids: Vec<u32>,
+    /// Tag index of each entry (`NONE` for non-HTML elements).
+    keys: Vec<u32>,
+    counts: Vec<u32>,
+}
+
+impl std::ops::Deref for Stack {
+    type Target = [u32];
+    fn deref(&self) -> &[u32] {
+        &self.ids
+    }
+}
+
+impl Stack {
+    fn count_add(&mut self, key: u32, up: bool) {
+        if key == NONE {
+            return;
+        }
+        let k = key as usize;
+        if self.counts.len() <= k {
+            self.counts.resize(k + 1, 0);
+        }
+        if up {
+            self.counts[k] += 1;
+        } else {
+            self.counts[k] = self.counts[k].saturating_sub(1);
+        }
+    }
+
+    fn push(&mut self, id: u32, key: u32) {
+        self.ids.push(id);
+        self.keys.push(key);
+        self.count_add(key, true);
+    }
+
+    fn pop(&mut self) -> Option<u32> {
+        let id = self.ids.pop()?;
+        if let Some(k) = self.keys.pop() {
+            self.count_add(k, false);
+        }
+        Some(id)
+    }
+
+    fn truncate(&mut self, n: usize) {
+        while self.ids.len() > n {
+            self.pop();
+        }
+    }
+
+    fn remove(&mut self, i: usize) {
+        if i >= self.ids.len() {
+            return;
+        }
+        self.ids.remove(i);
+        let k = self.keys.remove(i);
+        self.count_add(k, false);
+    }
+
+    fn insert(&mut self, i: usize, id: u32, key: u32) {
+        self.ids.insert(i, id);
+        self.keys.insert(i, key);
+        self.count_add(key, true);
+    }
+
+    /// Replaces an entry by a clone of the same element (same tag).
+    fn set(&mut self, i: usize, id: u32) {
+        self.ids[i] = id;
+    }
+
+    /// Whether any HTML element with this tag is open.
+    fn has(&self, tag: Tag) -> bool {
+        self.counts.get(tag.index()).is_some_and(|&c| c > 0)
+    }
+}
+
 struct Builder {
     dom: Dom,
-    stack: Vec<u32>,
+    stack: Stack,
     afe: Vec<Afe>,
     mode: Mode,
     orig_mode: Mode,
@@ -249,29 +329,8 @@ fn is_heading(t: Tag) -> bool {
     matches!(t, T::H1 | T::H2 | T::H3 | T::H4 | T::H5 | T::H6)
 }
 
-fn is_formatting(t: Tag) -> bool {
-    matches!(
-        t,
-        T::A | T::B
-            | T::Big
-            | T::Code
-            | T::Em
-            | T::Font
-            | T::I
-            | T::Nobr
-            | T::S
-            | T::Small
-            | T::Strike
-            | T::Strong
-            | T::Tt
-            | T::U
-    )
-}
-
-/// Elements whose attributes are kept: the walk reads links, metas and cells; formatting
-/// elements are compared and cloned with theirs.
 fn keeps_attrs(t: Tag) -> bool {
-    matches!(t, T::Meta | T::Td | T::Th) || is_formatting(t)
+    t.keeps_attrs()
 }
 
 fn is_special(t: Tag) -> bool {
@@ -526,7 +585,7 @@ impl Builder {
         });
         Builder {
             dom,
-            stack: Vec::new(),
+            stack: Stack::default(),
             afe: Vec::new(),
             mode: Mode::Initial,
             orig_mode: Mode::Initial,
@@ -653,6 +712,18 @@ impl Builder {
         self.html_tag(id).is_some_and(is_special)
     }
 
+    fn key(&self, id: u32) -> u32 {
+        match self.tag_ns(id) {
+            Some((t, Ns::Html)) => t.index() as u32,
+            _ => NONE,
+        }
+    }
+
+    fn spush(&mut self, id: u32) {
+        let key = self.key(id);
+        self.stack.push(id, key);
+    }
+
     fn cur(&self) -> u32 {
         self.stack.last().copied().unwrap_or(0)
     }
@@ -758,7 +829,7 @@ impl Builder {
         let place = self.place(None);
         self.insert_node_at(place, e);
         if push && self.stack.len() < MAX_DEPTH {
-            self.stack.push(e);
+            self.spush(e);
         }
         e
     }
@@ -782,13 +853,13 @@ impl Builder {
         let n = self.dom.attrs.len() as u32;
         let e = self.create(T::Html, Ns::Html, (n, n));
         self.append_child(0, e);
-        self.stack.push(e);
+        self.spush(e);
     }
 
     fn raw(&mut self, tag: Tag, a: &Attrs, state: State) -> Flow {
         // Always left open: the end tag of raw text pops it.
         let e = self.insert_and_pop(tag, a);
-        self.stack.push(e);
+        self.spush(e);
         self.orig_mode = self.mode;
         self.mode = Mode::Text;
         self.next_state = Some(state);
@@ -816,7 +887,7 @@ impl Builder {
     }
 
     fn in_scope_tag(&self, scope: Scope, tag: Tag) -> bool {
-        self.in_scope(scope, |n| self.is(n, tag))
+        self.stack.has(tag) && self.in_scope(scope, |n| self.is(n, tag))
     }
 
     /// Pops until an element matching `pred` has been popped; returns how many were popped.
@@ -832,6 +903,11 @@ impl Builder {
     }
 
     fn pop_until_tag(&mut self, tag: Tag) -> usize {
+        // The rules only call this with such an element open; beyond the depth cap it may not
+        // be, and popping everything would be wrong.
+        if !self.stack.has(tag) {
+            return 0;
+        }
         self.pop_until(|b, e| b.is(e, tag))
     }
 
@@ -958,6 +1034,10 @@ impl Builder {
     }
 
     fn reconstruct_afe(&mut self) {
+        // At the depth cap nothing more can be left open, so re-creating would only repeat.
+        if self.stack.len() >= MAX_DEPTH {
+            return;
+        }
         let Some(&last) = self.afe.last() else {
             return;
         };
@@ -1019,7 +1099,7 @@ impl Builder {
             self.afe.remove(i);
         }
         let e = self.insert_with(tag, Ns::Html, attrs, true);
-        if self.afe.len() < MAX_AFE {
+        if self.afe.len() < MAX_AFE && self.stack.last() == Some(&e) {
             self.afe.push(Afe::El(e));
         }
     }
@@ -1090,7 +1170,7 @@ impl Builder {
                     continue;
                 };
                 let new = self.clone_element(node);
-                self.stack[node_index] = new;
+                self.stack.set(node_index, new);
                 self.afe[nfi] = Afe::El(new);
                 if last == fb {
                     bookmark = Bookmark::InsertAfter(new);
@@ -1122,13 +1202,17 @@ impl Builder {
             }
             self.remove_from_stack(fmt);
             if let Some(i) = self.stack.iter().position(|&n| n == fb) {
-                self.stack.insert(i + 1, new);
+                let key = self.key(new);
+                self.stack.insert(i + 1, new, key);
             }
         }
     }
 
     /// "Any other end tag" in body.
     fn end_tag_generic(&mut self, tag: Tag) {
+        if !self.stack.has(tag) {
+            return;
+        }
         let mut idx = None;
         for i in (0..self.stack.len()).rev() {
             let n = self.stack[i];
@@ -1509,7 +1593,7 @@ impl Builder {
                     if head == NONE {
                         return Flow::Done;
                     }
-                    self.stack.push(head);
+                    self.spush(head);
                     let flow = self.head_start(t, a);
                     self.remove_from_stack(head);
                     flow
