@@ -278,8 +278,15 @@ pub fn looks_glued(raw: &str, expected_cells: usize) -> bool {
     if expected_cells <= 1 {
         return false;
     }
-    let t: String = nfkc(raw).chars().filter(|c| !is_space(*c)).collect();
-    t.len() >= expected_cells && t.bytes().all(|b| b.is_ascii_digit())
+    // All-ASCII-digit text has as many bytes as characters, so counting digits is the length.
+    let mut digits = 0usize;
+    for c in nfkc(raw).chars().filter(|c| !is_space(*c)) {
+        if !c.is_ascii_digit() {
+            return false;
+        }
+        digits += 1;
+    }
+    digits >= expected_cells
 }
 
 #[cfg(test)]

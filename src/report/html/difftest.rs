@@ -2,7 +2,6 @@
 //! synthetic report pages, hand-picked malformed markup and generated markup.
 //!
 //! Generated markup deliberately leaves out, each a documented difference:
-//! - `<svg>` and `<math>`: foreign content is implemented but not held to html5ever's tree;
 //! - `<template>`: its content is skipped by tracking only template nesting and raw-text
 //!   elements, as the in-body rules would. html5ever runs full insertion modes inside it, so
 //!   e.g. `<template><select><noframes></template>x` (a raw-text tag that `<select>` ignores)
@@ -50,6 +49,30 @@ fn every_html_fixture_parses_as_html5ever_does() {
         }
     }
     assert!(n >= 15, "expected the HTML fixtures, found {n}");
+}
+
+/// Real pages, from a directory named by `GKNB_HTML_CORPUS` (not shipped with the crate):
+/// `GKNB_HTML_CORPUS=/path/to/pages cargo test --lib corpus_pages -- --ignored`.
+#[test]
+#[ignore]
+fn corpus_pages_parse_as_html5ever_does() {
+    let Ok(dir) = std::env::var("GKNB_HTML_CORPUS") else {
+        return;
+    };
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for e in entries.flatten() {
+        let path = e.path();
+        if !matches!(
+            path.extension().and_then(|x| x.to_str()),
+            Some("html" | "htm")
+        ) {
+            continue;
+        }
+        let bytes = std::fs::read(&path).unwrap_or_default();
+        same(&crate::decode::decode(&bytes, None).text);
+    }
 }
 
 #[test]
@@ -128,6 +151,7 @@ fn malformed_markup_parses_as_html5ever_does() {
         "<style>td{}</style><noscript><p>n</p></noscript><textarea>\nt&amp;</textarea>",
         "<xmp><b>raw</b></xmp><iframe><p>f</p></iframe><noframes>nf</noframes>",
         "<pre>\nline</pre><listing>\n\nl</listing>",
+        "<pre></>\nx</pre><textarea></>\ny</textarea>",
         "&nbsp;&amp;&lt;&gt;&quot;&#12288;&#x4E00;&#0;&#128;&notit;&not &ampx&amp",
         "<a href='&amp;a.pdf?x=1&amp=2'>l</a><a href=b.pdf&copy>m</a>",
         "a < b <> c </> d <? pi ?> e <!bogus> f <!--> g <!---> h <!-- -- --!> i",
@@ -145,6 +169,17 @@ fn malformed_markup_parses_as_html5ever_does() {
         "<table><template><tr><td>t</td></tr></template><tr><td>1</table>",
         "<frameset><frame></frameset>x",
         "<span>\0nul</span>\0",
+        // foreign content (inline SVG icons, MathML)
+        "<svg><title>icon</title><path d='M0'/></svg><p>x",
+        "<a href=f.pdf><svg><use xlink:href=\"#i\"></use></svg>附件</a>",
+        "<math><mi>x</mi><mo>+</mo></math>y",
+        "<svg><p>break</svg>z",
+        "<svg><foreignObject><p>html</p><table><tr><td>c</table></foreignObject></svg>",
+        "<table><tr><td><svg><td>x</td></svg></td></tr></table>",
+        "<svg><![CDATA[<p>cdata]]></svg><![CDATA[bogus]]>",
+        "<svg><style>.a{}</style><script>s</script><a href='s.pdf'>l</a></svg>",
+        "<svg><font color=red>f</font><font>g</font></svg>",
+        "<math><annotation-xml><svg><p>a</svg></annotation-xml></math>",
         "<o:p></o:p><O:P>x</O:P>",
         "<td rowspan=\"3x\" colspan='0'>a",
         "<table><tr><td rowspan=0 colspan=-1>a<td colspan=\"2\">b<tr><td>c<td>d<td>e</table>",
@@ -229,6 +264,14 @@ const TAGS: &[&str] = &[
     "rt",
     "marquee",
     "small",
+    "svg",
+    "math",
+    "mi",
+    "desc",
+    "foreignObject",
+    "annotation-xml",
+    "path",
+    "mglyph",
 ];
 
 const TEXTS: &[&str] = &[

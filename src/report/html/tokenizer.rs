@@ -48,7 +48,10 @@ pub(super) enum Token {
     },
     End(Tag),
     Comment,
-    Doctype(Doctype),
+    Doctype(Box<Doctype>),
+    /// A parse error that produces no other token (`</>`). html5ever hands such errors to the
+    /// tree builder too, which then no longer drops a newline right after `<pre>`.
+    Error,
     Eof,
 }
 
@@ -244,7 +247,7 @@ impl<'a> Tokenizer<'a> {
                     c if c.is_ascii_alphabetic() => Some(self.tag(j, true, attrs)),
                     b'>' => {
                         self.pos = j + 1;
-                        Some(None)
+                        Some(Some(Token::Error))
                     }
                     _ => {
                         self.bogus_comment(j);
@@ -325,7 +328,7 @@ impl<'a> Tokenizer<'a> {
         if i >= b.len() || b[i] == b'>' {
             d.force_quirks = true;
             self.pos = (i + 1).min(b.len());
-            return Token::Doctype(d);
+            return Token::Doctype(Box::new(d));
         }
         let start = i;
         while i < b.len() && !is_ws(b[i]) && b[i] != b'>' {
@@ -337,11 +340,11 @@ impl<'a> Tokenizer<'a> {
         if i >= b.len() {
             d.force_quirks = true;
             self.pos = i;
-            return Token::Doctype(d);
+            return Token::Doctype(Box::new(d));
         }
         if b[i] == b'>' {
             self.pos = i + 1;
-            return Token::Doctype(d);
+            return Token::Doctype(Box::new(d));
         }
         let kw = &b[i..];
         let public = kw.len() >= 6 && kw[..6].eq_ignore_ascii_case(b"public");
@@ -349,7 +352,7 @@ impl<'a> Tokenizer<'a> {
         if !public && !system {
             d.force_quirks = true;
             self.bogus_comment(i);
-            return Token::Doctype(d);
+            return Token::Doctype(Box::new(d));
         }
         i += 6;
         skip_ws(&mut i);
@@ -364,52 +367,52 @@ impl<'a> Tokenizer<'a> {
             Ok(None) => {
                 d.force_quirks = true;
                 self.pos = i;
-                return Token::Doctype(d);
+                return Token::Doctype(Box::new(d));
             }
             Err(()) => {
                 d.force_quirks = true;
                 self.bogus_comment(i);
-                return Token::Doctype(d);
+                return Token::Doctype(Box::new(d));
             }
         }
         skip_ws(&mut i);
         if i >= b.len() {
             d.force_quirks = true;
             self.pos = i;
-            return Token::Doctype(d);
+            return Token::Doctype(Box::new(d));
         }
         if b[i] == b'>' {
             self.pos = i + 1;
-            return Token::Doctype(d);
+            return Token::Doctype(Box::new(d));
         }
         if !public || !matches!(b[i], b'"' | b'\'') {
             // After a system identifier anything else is ignored up to `>`; after a public one
             // only a quoted system identifier may follow.
             d.force_quirks |= public;
             self.bogus_comment(i);
-            return Token::Doctype(d);
+            return Token::Doctype(Box::new(d));
         }
         match self.doctype_id(&mut i) {
             Ok(Some(id)) => d.system_id = Some(id),
             Ok(None) => {
                 d.force_quirks = true;
                 self.pos = i;
-                return Token::Doctype(d);
+                return Token::Doctype(Box::new(d));
             }
             Err(()) => {
                 d.force_quirks = true;
                 self.bogus_comment(i);
-                return Token::Doctype(d);
+                return Token::Doctype(Box::new(d));
             }
         }
         skip_ws(&mut i);
         if i >= b.len() {
             d.force_quirks = true;
             self.pos = i;
-            return Token::Doctype(d);
+            return Token::Doctype(Box::new(d));
         }
         self.bogus_comment(i);
-        Token::Doctype(d)
+        Token::Doctype(Box::new(d))
     }
 
     /// A quoted doctype identifier at `*i`. `Err` when there is no quote; `Ok(None)` when it
@@ -591,8 +594,11 @@ impl<'a> Tokenizer<'a> {
         if let Some(t) = Tag::known(&self.name_buf) {
             return t;
         }
-        let next = self.names.len() as u32;
-        let id = *self.names.entry(self.name_buf.clone()).or_insert(next);
+        if let Some(&id) = self.names.get(&self.name_buf) {
+            return Tag::Other(id);
+        }
+        let id = self.names.len() as u32;
+        self.names.insert(self.name_buf.clone(), id);
         Tag::Other(id)
     }
 

@@ -151,6 +151,7 @@ pub(crate) fn parse(src: &str) -> Dom {
             Token::Start { tag, self_closing } => b.start(St { tag, self_closing }, &attrs),
             Token::End(tag) => b.end(tag),
             Token::Comment => b.comment(),
+            Token::Error => {}
             Token::Doctype(d) => b.doctype(&d),
         }
         if let Some(s) = b.next_state.take() {
