@@ -91,7 +91,7 @@ pub fn run(args: Args, ctx: &Context) -> anyhow::Result<ExitCode> {
         args.rate > 0.0 && args.rate.is_finite(),
         "--rate must be positive"
     );
-    crawl::limit_malloc_arenas();
+    crawl::tune_malloc();
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

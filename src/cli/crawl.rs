@@ -108,7 +108,7 @@ pub fn run(args: Args, ctx: &Context) -> anyhow::Result<ExitCode> {
         progress: !ctx.quiet,
         max_pages: None,
     };
-    crawl::limit_malloc_arenas();
+    crawl::tune_malloc();
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

@@ -1,17 +1,15 @@
 //! Crawl state in the SQLite archive, beside the archive's documents and reports: the frontier
-//! (`crawl_frontier`, which needs more than the archive's generic `frontier` table: method,
-//! form body, page number, family), host verdicts, runs, and which reports each run added.
+//! (`crawl_frontier`: method, form body, page number, family, validators), host verdicts, runs,
+//! and which reports each run added.
 //!
-//! Responses go to the archive through [`Archive::put_document`] and
-//! [`Archive::ingest_report`], each its own transaction; the frontier rows a batch of results
-//! finished and discovered are written in one more. To survive a `kill -9` between the two,
-//! rows are first stamped with the archive's highest document id (`doc_floor`): a stamped row
-//! still pending on resume is recovered from a document newer than its stamp instead of being
-//! fetched again.
+//! The crawler's writer ([`super::pipeline`]) finishes a frontier row in the same transaction
+//! that archives its response, so after a `kill -9` a row is pending exactly when its response
+//! is not in the archive. The scheduler reads pending rows through a separate read-only
+//! connection ([`Reader`]), which sees committed transactions only.
 
 use std::path::Path;
 
-use rusqlite::{Connection, OptionalExtension, Transaction, params};
+use rusqlite::{Connection, OpenFlags, OptionalExtension, params};
 
 use crate::store::{Archive, StoreError};
 
@@ -57,8 +55,7 @@ CREATE TABLE IF NOT EXISTS crawl_frontier(
   error TEXT,
   attempts INTEGER NOT NULL DEFAULT 0,
   doc_id INTEGER,
-  sha256 TEXT,
-  doc_floor INTEGER
+  sha256 TEXT
 );
 CREATE INDEX IF NOT EXISTS crawl_frontier_host ON crawl_frontier(host, state, id);
 CREATE TABLE IF NOT EXISTS crawl_hosts(
@@ -157,21 +154,6 @@ pub struct Item {
     pub title: Option<String>,
     pub etag: Option<String>,
     pub last_modified: Option<String>,
-    /// Set while the row's response was being archived (see the module docs).
-    pub doc_floor: Option<i64>,
-}
-
-/// A response to archive.
-#[derive(Debug, Clone)]
-pub struct Document<'a> {
-    pub url: &'a str,
-    pub final_url: &'a str,
-    pub method: &'a str,
-    pub status: u16,
-    pub content_type: Option<&'a str>,
-    pub etag: Option<&'a str>,
-    pub last_modified: Option<&'a str>,
-    pub body: &'a [u8],
 }
 
 /// How a fetched row ended.
@@ -195,6 +177,63 @@ impl RowState {
 
 fn now() -> String {
     crate::store::now_rfc3339()
+}
+
+/// The scheduler's read-only view of the frontier: committed rows only, never blocking the
+/// writer (WAL readers and the writer do not wait for each other).
+pub struct Reader {
+    conn: Connection,
+}
+
+impl Reader {
+    /// Opens a read-only connection to the archive at `path` (the crawl tables must exist:
+    /// open the [`CrawlDb`] first).
+    pub fn open(path: &Path) -> Result<Reader, StateError> {
+        let conn = Connection::open_with_flags(
+            path,
+            OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )?;
+        conn.busy_timeout(std::time::Duration::from_secs(10))?;
+        Ok(Reader { conn })
+    }
+
+    /// Up to `limit` pending rows of `host` with ids above `after`, in id order.
+    pub fn pending(&self, host: &str, after: i64, limit: usize) -> Result<Vec<Item>, StateError> {
+        let mut st = self.conn.prepare_cached(
+            "SELECT id, url, method, body, referer, host, kind, seed, family, depth, page_no,
+                    title, etag, last_modified
+             FROM crawl_frontier WHERE host = ?1 AND state = 'pending' AND id > ?2
+             ORDER BY id LIMIT ?3",
+        )?;
+        let rows = st.query_map(params![host, after, limit as i64], |r| {
+            Ok(Item {
+                id: r.get(0)?,
+                url: r.get(1)?,
+                method: r.get(2)?,
+                body: r.get(3)?,
+                referer: r.get(4)?,
+                host: r.get(5)?,
+                kind: Kind::parse(&r.get::<_, String>(6)?),
+                seed: r.get(7)?,
+                family: r.get(8)?,
+                depth: r.get(9)?,
+                page_no: r.get(10)?,
+                title: r.get(11)?,
+                etag: r.get(12)?,
+                last_modified: r.get(13)?,
+            })
+        })?;
+        Ok(rows.collect::<Result<Vec<_>, _>>()?)
+    }
+
+    /// Hosts that have pending rows.
+    pub fn pending_hosts(&self) -> Result<Vec<String>, StateError> {
+        let mut st = self
+            .conn
+            .prepare("SELECT DISTINCT host FROM crawl_frontier WHERE state = 'pending'")?;
+        let rows = st.query_map([], |r| r.get(0))?;
+        Ok(rows.collect::<Result<Vec<_>, _>>()?)
+    }
 }
 
 /// The crawl's view of the archive database.
@@ -234,48 +273,6 @@ impl CrawlDb {
 
     fn conn(&self) -> &Connection {
         self.archive.conn()
-    }
-
-    /// The highest document id in the archive (0 when empty).
-    pub fn max_document_id(&self) -> Result<i64, StateError> {
-        Ok(self
-            .conn()
-            .query_row("SELECT COALESCE(MAX(id), 0) FROM documents", [], |r| {
-                r.get(0)
-            })?)
-    }
-
-    /// Stamps rows whose responses are about to be archived (see the module docs).
-    pub fn stamp(&mut self, ids: &[i64], floor: i64) -> Result<(), StateError> {
-        let tx = self.archive.conn_mut().transaction()?;
-        {
-            let mut st =
-                tx.prepare_cached("UPDATE crawl_frontier SET doc_floor = ?2 WHERE id = ?1")?;
-            for id in ids {
-                st.execute(params![id, floor])?;
-            }
-        }
-        tx.commit()?;
-        Ok(())
-    }
-
-    /// A document archived for `url` after `floor`: (sha256, status, final url, content type).
-    #[allow(clippy::type_complexity)]
-    pub fn archived_after(
-        &self,
-        url: &str,
-        floor: i64,
-    ) -> Result<Option<(String, Option<u16>, Option<String>, Option<String>)>, StateError> {
-        Ok(self
-            .conn()
-            .prepare_cached(
-                "SELECT sha256, http_status, final_url, content_type FROM documents
-                 WHERE url = ?1 AND id > ?2 ORDER BY id DESC LIMIT 1",
-            )?
-            .query_row(params![url, floor], |r| {
-                Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
-            })
-            .optional()?)
     }
 
     /// Resumes the last run when it did not finish; otherwise starts a new one, which puts
@@ -334,52 +331,6 @@ impl CrawlDb {
             params![run_id, now(), summary],
         )?;
         Ok(())
-    }
-
-    /// Starts a transaction for one batch of results.
-    pub fn batch(&mut self) -> Result<Batch<'_>, StateError> {
-        Ok(Batch {
-            tx: self.archive.conn_mut().transaction()?,
-        })
-    }
-
-    /// Up to `limit` pending rows of `host` with ids above `after`, in id order.
-    pub fn pending(&self, host: &str, after: i64, limit: usize) -> Result<Vec<Item>, StateError> {
-        let mut st = self.conn().prepare_cached(
-            "SELECT id, url, method, body, referer, host, kind, seed, family, depth, page_no,
-                    title, etag, last_modified, doc_floor
-             FROM crawl_frontier WHERE host = ?1 AND state = 'pending' AND id > ?2
-             ORDER BY id LIMIT ?3",
-        )?;
-        let rows = st.query_map(params![host, after, limit as i64], |r| {
-            Ok(Item {
-                id: r.get(0)?,
-                url: r.get(1)?,
-                method: r.get(2)?,
-                body: r.get(3)?,
-                referer: r.get(4)?,
-                host: r.get(5)?,
-                kind: Kind::parse(&r.get::<_, String>(6)?),
-                seed: r.get(7)?,
-                family: r.get(8)?,
-                depth: r.get(9)?,
-                page_no: r.get(10)?,
-                title: r.get(11)?,
-                etag: r.get(12)?,
-                last_modified: r.get(13)?,
-                doc_floor: r.get(14)?,
-            })
-        })?;
-        Ok(rows.collect::<Result<Vec<_>, _>>()?)
-    }
-
-    /// Hosts that have pending rows.
-    pub fn pending_hosts(&self) -> Result<Vec<String>, StateError> {
-        let mut st = self
-            .conn()
-            .prepare("SELECT DISTINCT host FROM crawl_frontier WHERE state = 'pending'")?;
-        let rows = st.query_map([], |r| r.get(0))?;
-        Ok(rows.collect::<Result<Vec<_>, _>>()?)
     }
 
     /// Reports first archived in `run_id`: (url, title, status).
@@ -450,12 +401,17 @@ impl CrawlDb {
     }
 }
 
-/// One transaction of frontier updates and archived documents.
+/// Frontier updates inside the writer's open transaction (see [`crate::store::Batch::transaction`]).
 pub struct Batch<'a> {
-    tx: Transaction<'a>,
+    tx: &'a Connection,
 }
 
-impl Batch<'_> {
+impl<'a> Batch<'a> {
+    /// Frontier updates on `tx`, a connection with a transaction open.
+    pub fn on(tx: &'a Connection) -> Batch<'a> {
+        Batch { tx }
+    }
+
     /// Inserts a frontier row unless its key is known. Returns the row id when it was queued.
     ///
     /// A listing that answered 404 in an earlier run (the guessed page after a column's end)
@@ -554,7 +510,7 @@ impl Batch<'_> {
     ) -> Result<(), StateError> {
         let mut st = self.tx.prepare_cached(
             "UPDATE crawl_frontier SET state = ?2, last_run = ?3, http_status = ?4, error = ?5,
-                 attempts = attempts + ?6, doc_floor = NULL,
+                 attempts = attempts + ?6,
                  doc_id = COALESCE(?7, doc_id), sha256 = COALESCE(?8, sha256),
                  etag = CASE WHEN ?9 THEN ?10 ELSE etag END,
                  last_modified = CASE WHEN ?9 THEN ?11 ELSE last_modified END
@@ -590,12 +546,6 @@ impl Batch<'_> {
              ON CONFLICT(host) DO UPDATE SET state = excluded.state, reason = excluded.reason",
             params![host, state, reason, run_id],
         )?;
-        Ok(())
-    }
-
-    /// Commits the batch.
-    pub fn commit(self) -> Result<(), StateError> {
-        self.tx.commit()?;
         Ok(())
     }
 }

@@ -235,6 +235,9 @@ fn configure(conn: &Connection) -> Result<()> {
     conn.pragma_update(None, "journal_mode", "WAL")?;
     conn.pragma_update(None, "synchronous", "NORMAL")?;
     conn.pragma_update(None, "foreign_keys", "ON")?;
+    // Each report of a batch is written in a savepoint, whose undo journal SQLite otherwise
+    // spills to a temporary file once it passes 64 KB: a write(2) per page touched.
+    conn.pragma_update(None, "temp_store", "MEMORY")?;
     // Each report inserts one row per metric into `facts_metric_year`, i.e. into about a
     // thousand different index leaves; a 64 MB page cache keeps them in memory.
     conn.pragma_update(None, "cache_size", -65536)?;
