@@ -1,7 +1,9 @@
 //! Parser throughput on one core: `cargo bench --bench parse`.
 //!
 //! Parses ~100 KB report pages (both formats, Word-style markup, padded with narrative to a
-//! realistic size) for a few seconds and prints pages/s and MB/s.
+//! realistic size) for a few seconds and prints pages/s and MB/s: first the whole parse
+//! (decode, HTML front end, interpretation, checks), then the HTML front end alone
+//! (`report::html::parse_page`).
 
 use std::time::{Duration, Instant};
 
@@ -38,25 +40,35 @@ fn main() {
             r.reason
         );
     }
+    measure("parse", &pages, avg_kb, |p| {
+        let r = report::parse(&Input {
+            bytes: p.as_bytes(),
+            source: "bench",
+            content_type: None,
+        });
+        std::hint::black_box(r);
+    });
+    measure("html front end", &pages, avg_kb, |p| {
+        std::hint::black_box(report::html::parse_page(p));
+    });
+}
+
+/// Runs `f` over the pages for a few seconds and prints throughput.
+fn measure(what: &str, pages: &[String], avg_kb: f64, f: impl Fn(&str)) {
     let budget = Duration::from_secs(4);
     let cpu_start = cpu_seconds();
     let start = Instant::now();
     let (mut n, mut bytes) = (0usize, 0usize);
     while start.elapsed() < budget {
-        for p in &pages {
-            let r = report::parse(&Input {
-                bytes: p.as_bytes(),
-                source: "bench",
-                content_type: None,
-            });
-            std::hint::black_box(r);
+        for p in pages {
+            f(p);
             n += 1;
             bytes += p.len();
         }
     }
     let secs = start.elapsed().as_secs_f64();
     println!(
-        "parse: {n} pages of {avg_kb:.0} KB avg in {secs:.2} s wall on one thread: {:.0} pages/s, {:.1} MB/s",
+        "{what}: {n} pages of {avg_kb:.0} KB avg in {secs:.2} s wall on one thread: {:.0} pages/s, {:.1} MB/s",
         n as f64 / secs,
         bytes as f64 / secs / 1e6
     );
@@ -64,7 +76,7 @@ fn main() {
     if let (Some(a), Some(b)) = (cpu_start, cpu_seconds()) {
         let cpu = b - a;
         println!(
-            "parse: {cpu:.2} s of CPU: {:.0} pages per CPU-second, {:.1} MB per CPU-second",
+            "{what}: {cpu:.2} s of CPU: {:.0} pages per CPU-second, {:.1} MB per CPU-second",
             n as f64 / cpu,
             bytes as f64 / cpu / 1e6
         );

@@ -4,15 +4,33 @@
 //! Cells are mapped by grid position (rowspan and colspan expanded), never by index within
 //! their `<tr>`: Word-pasted tables use spans everywhere, and header and data rows often
 //! disagree on them.
+//!
+//! The markup is parsed by a purpose-built HTML5 parser ([`tokenizer`], [`tree`]) that follows
+//! html5ever's tokenizer and tree-construction rules for everything that decides where text and
+//! cells end up, but builds only what this walk reads, into a flat arena. It is several times
+//! faster than html5ever's general DOM and gives the same [`Page`]; `reference` keeps the
+//! html5ever-based front end for the differential tests. Known differences: nesting deeper
+//! than 1024 open elements is flattened and more than 100 active formatting elements are not
+//! tracked (html5ever has no such caps and goes quadratic on such input); `<template>`
+//! content is skipped by tracking only nesting and raw-text elements, so a raw-text tag that
+//! a `<select>` or `<col>` inside a template would ignore can end the template elsewhere.
 
-use ego_tree::NodeRef;
-use scraper::{Html, Node};
+mod tags;
+mod tokenizer;
+mod tree;
+
+#[cfg(test)]
+mod difftest;
+#[cfg(test)]
+mod reference;
 
 use super::grid::{Cell, Row, Table};
 use super::normalize::display;
+use tags::Tag;
+use tree::{Data, Dom, NONE};
 
 /// What the HTML front end extracts from a page.
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Clone, PartialEq)]
 pub struct Page {
     /// Every table, in document order (nested tables after their parent).
     pub tables: Vec<Table>,
@@ -34,89 +52,121 @@ const MAX_SPAN: usize = 200;
 
 /// Parses a page.
 pub fn parse_page(html: &str) -> Page {
-    let doc = Html::parse_document(html);
+    // The HTML input stream drops a leading byte-order mark and normalises line breaks.
+    let html = html.strip_prefix('\u{feff}').unwrap_or(html);
+    let normalized;
+    let html = if html.contains('\r') {
+        normalized = html.replace("\r\n", "\n").replace('\r', "\n");
+        normalized.as_str()
+    } else {
+        html
+    };
+    let dom = tree::parse(html);
     let mut page = Page::default();
     let mut text = String::with_capacity(html.len() / 4);
-    walk(doc.tree.root(), &mut page, &mut text);
+    walk(&dom, &mut page, &mut text);
     page.text = text;
     page
 }
 
-fn walk(node: NodeRef<Node>, page: &mut Page, text: &mut String) {
-    match node.value() {
-        Node::Text(t) => text.push_str(t),
-        Node::Element(e) => {
-            let name = e.name();
-            match name {
-                "script" | "style" | "noscript" | "template" => return,
-                "title" => {
-                    let t = display(&collect_text(node));
-                    if page.title.is_none() && !t.is_empty() {
-                        page.title = Some(t);
-                    }
-                    return;
-                }
-                "meta" => {
-                    let key = e.attr("name").or_else(|| e.attr("property"));
-                    if let (Some(k), Some(v)) = (key, e.attr("content")) {
-                        page.meta.push((k.to_ascii_lowercase(), display(v)));
-                    }
-                }
-                "img" => page.images += 1,
-                "a" => {
-                    if let Some(href) = e.attr("href").filter(|h| is_attachment(h)) {
-                        page.attachments.push(href.trim().to_string());
-                    }
-                }
-                "table" => page.tables.push(build_table(node)),
-                _ => {}
-            }
-            let block = is_block(name);
-            if block {
-                text.push('\n');
-            } else if matches!(name, "td" | "th") {
-                text.push('\t');
-            }
-            for child in node.children() {
-                walk(child, page, text);
-            }
-            if block {
-                text.push('\n');
-            }
-        }
-        _ => {
-            for child in node.children() {
-                walk(child, page, text);
-            }
-        }
+enum Step {
+    Enter(u32),
+    /// End of a block element: its closing line break.
+    Leave,
+}
+
+/// Pushes the children of `id` so that they pop in document order.
+fn push_children(dom: &Dom, id: u32, stack: &mut Vec<Step>) {
+    let mut c = dom.nodes[id as usize].last;
+    while c != NONE {
+        stack.push(Step::Enter(c));
+        c = dom.nodes[c as usize].prev;
     }
 }
 
-fn is_block(name: &str) -> bool {
+/// Document-order walk (iterative: hostile nesting must not overflow the call stack).
+fn walk(dom: &Dom, page: &mut Page, text: &mut String) {
+    let mut stack = vec![Step::Enter(0)];
+    while let Some(step) = stack.pop() {
+        let id = match step {
+            Step::Leave => {
+                text.push('\n');
+                continue;
+            }
+            Step::Enter(id) => id,
+        };
+        let tag = match dom.data(id) {
+            Data::Text { start, end } => {
+                text.push_str(dom.text_of(start, end));
+                continue;
+            }
+            Data::Document => {
+                push_children(dom, id, &mut stack);
+                continue;
+            }
+            Data::Element { tag, .. } => tag,
+        };
+        match tag {
+            Tag::Script | Tag::Style | Tag::Noscript | Tag::Template => continue,
+            Tag::Title => {
+                let t = display(&collect_text(dom, id));
+                if page.title.is_none() && !t.is_empty() {
+                    page.title = Some(t);
+                }
+                continue;
+            }
+            Tag::Meta => {
+                let key = dom.attr(id, "name").or_else(|| dom.attr(id, "property"));
+                if let (Some(k), Some(v)) = (key, dom.attr(id, "content")) {
+                    page.meta.push((k.to_ascii_lowercase(), display(v)));
+                }
+            }
+            Tag::Img => page.images += 1,
+            Tag::A => {
+                if let Some(href) = dom.attr(id, "href").filter(|h| is_attachment(h)) {
+                    page.attachments.push(href.trim().to_string());
+                }
+            }
+            Tag::Table => page.tables.push(build_table(dom, id)),
+            _ => {}
+        }
+        let block = is_block(tag);
+        if block {
+            text.push('\n');
+            stack.push(Step::Leave);
+        } else if matches!(tag, Tag::Td | Tag::Th) {
+            text.push('\t');
+        }
+        push_children(dom, id, &mut stack);
+    }
+}
+
+fn is_block(tag: Tag) -> bool {
+    use Tag as T;
     matches!(
-        name,
-        "p" | "div"
-            | "br"
-            | "tr"
-            | "table"
-            | "h1"
-            | "h2"
-            | "h3"
-            | "h4"
-            | "h5"
-            | "h6"
-            | "li"
-            | "ul"
-            | "ol"
-            | "section"
-            | "article"
-            | "header"
-            | "footer"
-            | "center"
-            | "blockquote"
-            | "pre"
-            | "dd"
-            | "dt"
+        tag,
+        T::P | T::Div
+            | T::Br
+            | T::Tr
+            | T::Table
+            | T::H1
+            | T::H2
+            | T::H3
+            | T::H4
+            | T::H5
+            | T::H6
+            | T::Li
+            | T::Ul
+            | T::Ol
+            | T::Section
+            | T::Article
+            | T::Header
+            | T::Footer
+            | T::Center
+            | T::Blockquote
+            | T::Pre
+            | T::Dd
+            | T::Dt
     )
 }
 
@@ -138,51 +188,62 @@ fn has_attachment_extension(part: &str) -> bool {
 
 /// Text of a subtree, excluding nested tables and scripts; block elements separate with a
 /// space so that `<p>a</p><p>b</p>` does not glue numbers together.
-fn collect_text(node: NodeRef<Node>) -> String {
+fn collect_text(dom: &Dom, id: u32) -> String {
     let mut out = String::new();
-    collect_into(node, &mut out);
+    collect_into(dom, id, &mut out, &mut Vec::new());
     out
 }
 
-fn collect_into(node: NodeRef<Node>, out: &mut String) {
-    for child in node.children() {
-        match child.value() {
-            Node::Text(t) => out.push_str(t),
-            Node::Element(e) => match e.name() {
-                "table" | "script" | "style" => {}
-                name => {
-                    let block = is_block(name);
-                    if block {
+/// [`collect_text`] into reusable buffers.
+fn collect_into(dom: &Dom, id: u32, out: &mut String, stack: &mut Vec<Step>) {
+    out.clear();
+    stack.clear();
+    push_children(dom, id, stack);
+    while let Some(step) = stack.pop() {
+        let id = match step {
+            Step::Leave => {
+                out.push(' ');
+                continue;
+            }
+            Step::Enter(id) => id,
+        };
+        match dom.data(id) {
+            Data::Text { start, end } => out.push_str(dom.text_of(start, end)),
+            Data::Element { tag, .. } => match tag {
+                Tag::Table | Tag::Script | Tag::Style => {}
+                tag => {
+                    if is_block(tag) {
                         out.push(' ');
+                        stack.push(Step::Leave);
                     }
-                    collect_into(child, out);
-                    if block {
-                        out.push(' ');
-                    }
+                    push_children(dom, id, stack);
                 }
             },
-            _ => {}
+            Data::Document => {}
         }
     }
 }
 
+fn tag_of(dom: &Dom, id: u32) -> Option<Tag> {
+    match dom.data(id) {
+        Data::Element { tag, .. } => Some(tag),
+        _ => None,
+    }
+}
+
 /// The `<tr>` elements that belong to `table` itself (not to a nested table).
-fn own_rows<'a>(table: NodeRef<'a, Node>) -> Vec<NodeRef<'a, Node>> {
+fn own_rows(dom: &Dom, table: u32) -> Vec<u32> {
     let mut rows = Vec::new();
-    let mut stack: Vec<NodeRef<Node>> = table.children().collect();
-    stack.reverse();
-    while let Some(n) = stack.pop() {
-        let Node::Element(e) = n.value() else {
+    let mut stack = Vec::new();
+    push_children(dom, table, &mut stack);
+    while let Some(step) = stack.pop() {
+        let Step::Enter(n) = step else {
             continue;
         };
-        match e.name() {
-            "tr" => rows.push(n),
-            "table" => {}
-            _ => {
-                let mut kids: Vec<_> = n.children().collect();
-                kids.reverse();
-                stack.extend(kids);
-            }
+        match tag_of(dom, n) {
+            Some(Tag::Tr) => rows.push(n),
+            Some(Tag::Table) | None => {}
+            Some(_) => push_children(dom, n, &mut stack),
         }
     }
     rows
@@ -194,8 +255,8 @@ struct RawCell {
     col: usize,
 }
 
-fn span_attr(e: &scraper::node::Element, name: &str) -> usize {
-    e.attr(name)
+fn span_attr(dom: &Dom, id: u32, name: &str) -> usize {
+    dom.attr(id, name)
         .and_then(|v| {
             v.trim()
                 .trim_matches(|c| c == '"' || c == '\'')
@@ -207,29 +268,30 @@ fn span_attr(e: &scraper::node::Element, name: &str) -> usize {
 }
 
 /// Places every cell of a table on a grid and returns the rows of distinct cells.
-fn build_table(table: NodeRef<Node>) -> Table {
-    let trs = own_rows(table);
+fn build_table(dom: &Dom, table: u32) -> Table {
+    let trs = own_rows(dom, table);
     let nrows = trs.len();
     let mut cells: Vec<RawCell> = Vec::new();
     // occupancy[r][c] = index into `cells`
     let mut occupancy: Vec<Vec<Option<usize>>> = vec![Vec::new(); nrows];
-    for (r, tr) in trs.iter().enumerate() {
+    let (mut buf, mut steps) = (String::new(), Vec::new());
+    for (r, &tr) in trs.iter().enumerate() {
         let mut c = 0usize;
-        for td in tr.children() {
-            let Node::Element(e) = td.value() else {
-                continue;
-            };
-            if !matches!(e.name(), "td" | "th") {
+        for td in dom.children(tr) {
+            if !matches!(tag_of(dom, td), Some(Tag::Td | Tag::Th)) {
                 continue;
             }
             while occupancy[r].get(c).copied().flatten().is_some() {
                 c += 1;
             }
-            let rowspan = span_attr(e, "rowspan").min(nrows - r);
-            let colspan = span_attr(e, "colspan");
+            let rowspan = span_attr(dom, td, "rowspan").min(nrows - r);
+            let colspan = span_attr(dom, td, "colspan");
             let idx = cells.len();
             cells.push(RawCell {
-                text: display(&collect_text(td)),
+                text: {
+                    collect_into(dom, td, &mut buf, &mut steps);
+                    display(&buf)
+                },
                 row: r,
                 col: c,
             });

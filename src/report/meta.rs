@@ -7,10 +7,9 @@
 use std::sync::OnceLock;
 
 use regex::Regex;
-use unicode_normalization::UnicodeNormalization;
 
 use super::grid::Table;
-use super::normalize::{display, key};
+use super::normalize::{self, display, key};
 use crate::model::YearSource;
 
 /// What the document says about itself.
@@ -69,8 +68,10 @@ const BODY_SCAN: usize = 16 * 1024;
 /// Reads the metadata.
 pub fn extract(doc: &DocView) -> Meta {
     let body = head_of(doc.text, BODY_SCAN);
-    // NFKC once: full-width digits in dates and years become ASCII for the regexes.
-    let body_nfkc: String = body.nfkc().collect();
+    // NFKC once, and only when a fallback needs the body: full-width digits in dates and
+    // years become ASCII for the regexes.
+    let body_nfkc = std::cell::OnceCell::new();
+    let body_nfkc = || body_nfkc.get_or_init(|| normalize::nfkc(body).into_owned());
     let heading = heading_line(body);
     let page_title = doc.html_title.map(strip_site_suffix);
     let meta_title = meta_value(doc.meta_tags, &["articletitle", "title"]);
@@ -89,7 +90,7 @@ pub fn extract(doc: &DocView) -> Meta {
     )
     .and_then(|d| date_of(&d))
     .or_else(|| table_meta.published.clone())
-    .or_else(|| labelled_date(&body_nfkc));
+    .or_else(|| labelled_date(body_nfkc()));
 
     let (year, year_source) = [
         (heading.as_deref(), YearSource::Title),
@@ -103,7 +104,7 @@ pub fn extract(doc: &DocView) -> Meta {
             .and_then(year_in)
             .map(|y| (y, src))
     })
-    .or_else(|| statistics_period(&body_nfkc).map(|y| (y, YearSource::Body)))
+    .or_else(|| statistics_period(body_nfkc()).map(|y| (y, YearSource::Body)))
     .or_else(|| {
         let y: i32 = published.as_deref()?.get(..4)?.parse().ok()?;
         Some((y - 1, YearSource::PublicationDate))
@@ -186,7 +187,7 @@ fn meta_value(tags: &[(String, String)], names: &[&str]) -> Option<String> {
 }
 
 fn year_in(t: &str) -> Option<i32> {
-    let t: String = t.nfkc().collect();
+    let t = normalize::nfkc(t);
     year_re()
         .captures(&t)
         .and_then(|c| c.get(1))
@@ -202,7 +203,7 @@ fn statistics_period(body: &str) -> Option<i32> {
 }
 
 fn date_of(s: &str) -> Option<String> {
-    let t: String = s.nfkc().collect();
+    let t = normalize::nfkc(s);
     let c = date_re().captures(&t)?;
     format_date(&c[1], &c[2], &c[3])
 }

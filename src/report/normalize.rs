@@ -4,7 +4,9 @@
 //! printed) and the *key* form used for matching labels (NFKC, no whitespace, unified numbering
 //! and quotes). Matching is always by key words on the key form, never by exact strings.
 
-use unicode_normalization::UnicodeNormalization;
+use std::borrow::Cow;
+
+use unicode_normalization::{IsNormalized, UnicodeNormalization, is_nfkc_quick};
 
 use crate::model::CellState;
 
@@ -31,11 +33,22 @@ fn is_space(ch: char) -> bool {
     ch.is_whitespace() || matches!(ch, '\u{a0}' | '\u{3000}' | '\u{200b}' | '\u{feff}')
 }
 
+/// NFKC of `s`, borrowed when the quick check proves `s` already normalised (almost every
+/// cell: ASCII, CJK ideographs and common punctuation), which skips decomposing and
+/// recomposing it.
+pub fn nfkc(s: &str) -> Cow<'_, str> {
+    if is_nfkc_quick(s.chars()) == IsNormalized::Yes {
+        Cow::Borrowed(s)
+    } else {
+        Cow::Owned(s.nfkc().collect())
+    }
+}
+
 /// The matching form of a label: NFKC (full-width to half-width), no whitespace at all (PDF text
 /// breaks header words with spaces), numbering `1、` / `1．` / `1.` unified to `1.`, quotes removed.
 pub fn key(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
-    for ch in s.nfkc() {
+    for ch in nfkc(s).chars() {
         if is_space(ch) {
             continue;
         }
@@ -124,7 +137,7 @@ pub fn read_cell(raw: &str) -> CellValue {
     {
         return plain(CellState::Text);
     }
-    let text: String = raw.nfkc().filter(|c| !is_space(*c)).collect();
+    let text: String = nfkc(raw).chars().filter(|c| !is_space(*c)).collect();
     if text.is_empty() {
         return plain(CellState::Empty);
     }
@@ -262,8 +275,18 @@ pub fn is_value_like(raw: &str) -> bool {
 
 /// A run of digits so long that it must be several cells glued together (`15130000154`).
 pub fn looks_glued(raw: &str, expected_cells: usize) -> bool {
-    let t: String = raw.nfkc().filter(|c| !is_space(*c)).collect();
-    expected_cells > 1 && t.len() >= expected_cells && t.bytes().all(|b| b.is_ascii_digit())
+    if expected_cells <= 1 {
+        return false;
+    }
+    // All-ASCII-digit text has as many bytes as characters, so counting digits is the length.
+    let mut digits = 0usize;
+    for c in nfkc(raw).chars().filter(|c| !is_space(*c)) {
+        if !c.is_ascii_digit() {
+            return false;
+        }
+        digits += 1;
+    }
+    digits >= expected_cells
 }
 
 #[cfg(test)]
