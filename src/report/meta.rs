@@ -259,16 +259,48 @@ struct TableMeta {
     published: Option<String>,
 }
 
+/// False for a cell whose key cannot be a metadata label: every label starts with an
+/// ideograph, and a key starts with ASCII (or a Latin letter composed from it) when the cell's
+/// first character other than spaces and quotes is ASCII, as number cells are. Saves the NFKC
+/// of every value cell of the report tables.
+fn may_be_label(cell: &str) -> bool {
+    cell.chars()
+        .find(|&c| {
+            !(c.is_whitespace()
+                || matches!(
+                    c,
+                    '\u{a0}'
+                        | '\u{3000}'
+                        | '\u{200b}'
+                        | '\u{feff}'
+                        | '“'
+                        | '”'
+                        | '‘'
+                        | '’'
+                        | '"'
+                        | '\''
+                        | '「'
+                        | '」'
+                        | '《'
+                        | '》'
+                ))
+        })
+        .is_some_and(|c| !c.is_ascii())
+}
+
 /// The metadata table (索引号 / 发布机构 / 发文日期 / 名称): label cells followed by values.
 fn metadata_table(tables: &[Table]) -> TableMeta {
     let mut out = TableMeta::default();
     for table in tables.iter().take(20) {
         for row in &table.rows {
             for pair in row.cells.windows(2) {
+                let value = pair[1].text.trim();
+                if value.is_empty() || !may_be_label(&pair[0].text) {
+                    continue;
+                }
                 let label = key(&pair[0].text);
                 let label = label.trim_end_matches([':', '：']);
-                let value = pair[1].text.trim();
-                if value.is_empty() || label.chars().count() > 8 {
+                if label.chars().count() > 8 {
                     continue;
                 }
                 match label {

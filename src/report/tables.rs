@@ -7,7 +7,8 @@
 //! Because group context is carried from row to row, a rowspan label that a text copy prints only
 //! once works the same as an HTML grid that repeats it on every row it spans.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
+use std::sync::OnceLock;
 
 use super::grid::{Cell, Table};
 use super::normalize::{self, CellUnit};
@@ -502,7 +503,7 @@ impl Walker {
     // ---- facts ----------------------------------------------------------------------------
 
     fn emit(&mut self, key: &str, table: &str, cell: &Cell) {
-        let Some(metric) = metrics::get(key) else {
+        let Some(metric) = metric(key) else {
             return;
         };
         if !self.seen.insert(key.to_string()) {
@@ -517,6 +518,22 @@ impl Walker {
         }
         self.out.facts.push(fact(metric, table, cell));
     }
+}
+
+/// [`metrics::get`] through an index built once (the first metric with a key wins, as there):
+/// every value cell of a report looks its metric up.
+fn metric(key: &str) -> Option<&'static metrics::Metric> {
+    static INDEX: OnceLock<HashMap<&'static str, &'static metrics::Metric>> = OnceLock::new();
+    INDEX
+        .get_or_init(|| {
+            let mut index = HashMap::new();
+            for m in metrics::all() {
+                index.entry(m.key).or_insert(m);
+            }
+            index
+        })
+        .get(key)
+        .copied()
 }
 
 /// Builds a fact, converting money to the metric's unit.

@@ -375,6 +375,13 @@ fn push_case(out: &mut String, s: &str, up: bool) {
     }
 }
 
+fn floor_boundary(s: &str, mut i: usize) -> usize {
+    while !s.is_char_boundary(i) {
+        i -= 1;
+    }
+    i
+}
+
 fn truncated(s: &str, at: usize) -> &str {
     let mut end = at % (s.len() + 1);
     while !s.is_char_boundary(end) {
@@ -413,6 +420,33 @@ proptest! {
     #[test]
     fn arbitrary_bytes_never_panic(bytes in prop::collection::vec(any::<u8>(), 0..2000)) {
         let _ = parse_page(&String::from_utf8_lossy(&bytes));
+    }
+}
+
+proptest! {
+    // Whole report pages through html5ever are slow in debug builds: fewer cases.
+    #![proptest_config(ProptestConfig { cases: 300, ..ProptestConfig::default() })]
+
+    #[test]
+    fn mutated_report_pages_parse_as_html5ever_does(
+        seed in 0u64..40,
+        edits in prop::collection::vec((any::<usize>(), 0usize..400, 0u8..5, 0..TEXTS.len()), 1..6),
+    ) {
+        let format = if seed % 2 == 0 { Format::F2019 } else { Format::F2021 };
+        let r = synth::consistent(format, 2020 + (seed % 4) as i32, "示例县财政局", seed);
+        let mut html = synth::render_html(&r, &HtmlStyle::varied(seed));
+        for (at, len, kind, snippet) in edits {
+            let start = floor_boundary(&html, at % (html.len() + 1));
+            let end = floor_boundary(&html, (start + len).min(html.len()));
+            html = match kind {
+                0 => format!("{}{}", &html[..start], &html[end..]),
+                1 => format!("{}{}", &html[..end], &html[start..]),
+                2 => format!("{}{}{}", &html[..start], html[start..end].to_uppercase(), &html[end..]),
+                3 => format!("{}{}{}", &html[..start], TEXTS[snippet], &html[start..]),
+                _ => html[..start].to_string(),
+            };
+        }
+        same(&html);
     }
 }
 

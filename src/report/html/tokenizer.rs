@@ -65,6 +65,9 @@ pub(super) struct Attrs {
     seen: HashSet<String>,
 }
 
+/// Interned tag names kept in a list before switching to a map.
+const FEW_NAMES: usize = 16;
+
 /// Attribute count from which duplicates are found by hashing instead of scanning.
 const MANY_ATTRS: usize = 32;
 
@@ -99,6 +102,7 @@ pub(super) struct Tokenizer<'a> {
     text_buf: String,
     text_span: Option<(usize, usize)>,
     name_buf: Vec<u8>,
+    few_names: Vec<Vec<u8>>,
     names: HashMap<Vec<u8>, u32>,
     /// Set by the tree builder: the adjusted current node is not an HTML element, so
     /// `<![CDATA[` opens a CDATA section instead of a bogus comment.
@@ -119,6 +123,7 @@ impl<'a> Tokenizer<'a> {
             text_buf: String::new(),
             text_span: None,
             name_buf: Vec::new(),
+            few_names: Vec::new(),
             names: HashMap::new(),
             allow_cdata: false,
         }
@@ -593,6 +598,21 @@ impl<'a> Tokenizer<'a> {
         }
         if let Some(t) = Tag::known(&self.name_buf) {
             return t;
+        }
+        // Pages use a handful of unknown names (`o:p`, `st1:chsdate`) many times: a short
+        // list beats hashing; the map takes over on pages with many.
+        if self.names.is_empty() {
+            if let Some(id) = self.few_names.iter().position(|n| *n == self.name_buf) {
+                return Tag::Other(id as u32);
+            }
+            let id = self.few_names.len() as u32;
+            self.few_names.push(self.name_buf.clone());
+            if self.few_names.len() > FEW_NAMES {
+                for (i, n) in self.few_names.iter().enumerate() {
+                    self.names.insert(n.clone(), i as u32);
+                }
+            }
+            return Tag::Other(id);
         }
         if let Some(&id) = self.names.get(&self.name_buf) {
             return Tag::Other(id);
