@@ -409,7 +409,8 @@ impl Scheduler {
             }
             let due = in_flight == 0
                 || self.waiting.len() >= BATCH_MAX
-                || self.last_write.elapsed() >= WRITE_INTERVAL;
+                || self.last_write.elapsed() >= WRITE_INTERVAL
+                || self.starving();
             if self.writing.is_none() && !self.waiting.is_empty() && due {
                 self.start_write()?;
             }
@@ -457,6 +458,18 @@ impl Scheduler {
         }
         self.progress.finish_and_clear();
         Ok(())
+    }
+
+    /// Whether a host has nothing left to fetch but the links of a listing that waits to be
+    /// written: those become fetchable only once committed, so its batch should not wait.
+    fn starving(&self) -> bool {
+        self.waiting.iter().any(|j| {
+            j.item.kind == Kind::Listing
+                && self
+                    .hosts
+                    .get(&j.item.host)
+                    .is_some_and(|h| h.in_flight == 0 && h.buf.is_empty() && h.exhausted && !h.dead)
+        })
     }
 
     /// Hands the waiting results to the blocking pool as one batch.

@@ -4,9 +4,9 @@
 //! frontier rows.
 //!
 //! One transaction per batch is what makes a crawl both fast and resumable. Fast, because a
-//! report touches about a thousand index leaves (one per metric in `facts_metric_year`), and a
-//! commit writes every dirty page to the WAL: a batch of a hundred reports writes them once
-//! instead of a hundred times. Resumable, because a frontier row is finished in the transaction
+//! report touches a couple of hundred index leaves (one per metric in `facts_metric_year`), and
+//! a commit writes every dirty page to the WAL: a batch of a hundred reports of the same years
+//! writes them once instead of a hundred times. Resumable, because a frontier row is finished in the transaction
 //! that archives its response: after a `kill -9` a row is pending exactly when its response is
 //! not in the archive, so the rerun fetches what was lost and nothing else.
 //!
