@@ -264,9 +264,6 @@ async fn crawl_finds_every_report_once_politely() {
             let want = match t.kind {
                 ReportKind::Html => Status::Ok,
                 ReportKind::ImageOnly => Status::ImageOnly,
-                // The parser does not yet read Hanweb's `downfile.jsp?filename=….pdf` links
-                // (see the ignored test in tests/sim.rs); other stubs must be recognised.
-                ReportKind::AttachmentOnly if *name == "hanweb" => continue,
                 ReportKind::AttachmentOnly => Status::AttachmentOnly,
             };
             assert_eq!(
