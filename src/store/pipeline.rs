@@ -479,9 +479,12 @@ pub struct AdoptSummary {
 /// upgrade (a new [`PARSER_VERSION`]) reads them again, and a run without one skips them.
 pub fn adopt_attachments(archive: &mut Archive) -> Result<AdoptSummary> {
     let mut summary = AdoptSummary::default();
-    for stub in archive.attachment_stubs()? {
+    let stubs = archive.attachment_stubs()?;
+    // One transaction for many adoptions: each commit rewrites the index pages it touched.
+    let mut batch = archive.batch(200, std::time::Duration::from_secs(2))?;
+    for stub in stubs {
         summary.stubs += 1;
-        let Some(page_bytes) = archive.raw_bytes(&stub.sha256)? else {
+        let Some(page_bytes) = batch.archive().raw_bytes(&stub.sha256)? else {
             continue;
         };
         let page = report::parse(&Input {
@@ -493,17 +496,17 @@ pub fn adopt_attachments(archive: &mut Archive) -> Result<AdoptSummary> {
             let Some(target) = resolve_link(&stub.url, link) else {
                 continue;
             };
-            let Some(doc) = archive.document_by_url(&target)? else {
+            let Some(doc) = batch.archive().document_by_url(&target)? else {
                 summary.missing += 1;
                 continue;
             };
-            if let Some((_, version)) = archive.report_for(&target, &doc.sha256)?
+            if let Some((_, version)) = batch.archive().report_for(&target, &doc.sha256)?
                 && version == i64::from(PARSER_VERSION)
             {
                 // Already read by this parser version (adopted before, or imported as a file).
                 continue;
             }
-            let Some(bytes) = archive.raw_bytes(&doc.sha256)? else {
+            let Some(bytes) = batch.archive().raw_bytes(&doc.sha256)? else {
                 continue;
             };
             let Some(parsed) = report::parse_attachment(&bytes, &target) else {
@@ -513,10 +516,11 @@ pub fn adopt_attachments(archive: &mut Archive) -> Result<AdoptSummary> {
                 continue;
             }
             let adopted = report::adopt_attachment(&page, parsed);
-            archive.ingest_report(&doc, &adopted, &stub.hint)?;
+            batch.ingest_report(&doc, &adopted, &stub.hint)?;
             summary.adopted += 1;
         }
     }
+    batch.commit()?;
     Ok(summary)
 }
 

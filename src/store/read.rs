@@ -237,7 +237,10 @@ impl Archive {
         Ok(self
             .conn
             .prepare_cached(
-                "SELECT id, sha256 FROM documents WHERE url = ?1 OR final_url = ?1 \
+                // Two indexed lookups: with `OR`, SQLite scanned the whole table, once per
+                // attachment link at the end of every crawl.
+                "SELECT id, sha256 FROM (SELECT id, sha256 FROM documents WHERE url = ?1 \
+                 UNION ALL SELECT id, sha256 FROM documents WHERE final_url = ?1) \
                  ORDER BY id DESC LIMIT 1",
             )?
             .query_row([url], |r| {

@@ -183,6 +183,7 @@ fn a_version_1_file_keeps_its_checks_and_gets_the_failure_index() {
     };
     assert_eq!(index("checks_status_rule"), 0);
     assert_eq!(index("checks_failed"), 1);
+    assert_eq!(index("documents_final_url"), 1);
     let plan: String = a
         .conn()
         .query_row(
