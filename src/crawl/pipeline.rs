@@ -13,6 +13,7 @@
 //! The scheduler runs [`Writer::write`] on the blocking pool while it keeps fetching and
 //! collects the next batch; batches grow on their own when writing is the bottleneck.
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 use std::time::Duration;
 
@@ -237,18 +238,20 @@ impl Writer {
         }
     }
 
-    fn scope_of(&self, item: &Item) -> Scope {
-        self.scopes.get(&item.seed).cloned().unwrap_or_else(|| {
-            let url = Url::parse(&item.seed).ok();
-            match url {
-                Some(u) => Scope::of(&u),
-                None => Scope {
-                    host: String::new(),
-                    prefix: "/".into(),
-                    name: String::new(),
-                    region: String::new(),
-                },
-            }
+    /// The seed's scope; rebuilt from the row only for a seed no longer in the seed files
+    /// (a resumed run whose seeds changed).
+    fn scope_of(&self, item: &Item) -> Cow<'_, Scope> {
+        if let Some(scope) = self.scopes.get(&item.seed) {
+            return Cow::Borrowed(scope);
+        }
+        Cow::Owned(match Url::parse(&item.seed) {
+            Ok(u) => Scope::of(&u),
+            Err(_) => Scope {
+                host: String::new(),
+                prefix: "/".into(),
+                name: String::new(),
+                region: String::new(),
+            },
         })
     }
 

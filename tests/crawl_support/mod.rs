@@ -1,0 +1,37 @@
+//! What the crawl tests share: comparing an ingested report with the simulator's truth.
+
+use gknb::model::Status;
+use gknb::sim::{ReportKind, TruthReport};
+use gknb::store::StoredReport;
+
+/// The status a truth report must be stored with.
+pub fn expected_status(t: &TruthReport) -> Status {
+    match t.kind {
+        ReportKind::Html => Status::Ok,
+        ReportKind::ImageOnly => Status::ImageOnly,
+        ReportKind::AttachmentOnly => Status::AttachmentOnly,
+    }
+}
+
+/// Asserts that `stored` has the truth's year and status and, when it holds the agency-year's
+/// facts, every value the simulator published.
+pub fn assert_matches_truth(stored: &StoredReport, t: &TruthReport) {
+    assert_eq!(stored.year, Some(t.report.year), "{}", t.url);
+    assert_eq!(
+        stored.status,
+        expected_status(t).as_str(),
+        "{}: {:?}",
+        t.url,
+        stored.reason
+    );
+    if t.kind == ReportKind::Html && stored.is_primary {
+        for (key, value) in t.report.expected_values() {
+            let got = stored
+                .facts
+                .iter()
+                .find(|f| f.metric == key)
+                .and_then(|f| f.value);
+            assert_eq!(got, Some(value), "{} {key}", t.url);
+        }
+    }
+}
