@@ -132,6 +132,11 @@ pub struct Summary {
     pub unreachable: Vec<HostVerdict>,
     pub robots_excluded: Vec<HostVerdict>,
     pub elapsed_secs: f64,
+    /// Time the archive writer spent writing batches: where it nears `elapsed_secs`, writing
+    /// was the bottleneck.
+    pub writer_secs: f64,
+    /// CPU time of that writing (Linux only).
+    pub writer_cpu_secs: Option<f64>,
 }
 
 /// Where a seed's crawl may go: its host, and for sub-columns the directory above its column.
@@ -241,6 +246,18 @@ pub fn tune_malloc() {
     }
 }
 
+/// CPU time (user and system) of the calling thread so far, from `/proc/thread-self/stat`.
+fn thread_cpu_secs() -> Option<f64> {
+    let stat = std::fs::read_to_string("/proc/thread-self/stat").ok()?;
+    // Fields after the parenthesised command name; utime and stime are fields 14 and 15.
+    let rest = stat.rsplit_once(')')?.1;
+    let mut fields = rest.split_whitespace().skip(11);
+    let utime: f64 = fields.next()?.parse().ok()?;
+    let stime: f64 = fields.next()?.parse().ok()?;
+    // In clock ticks, which Linux fixes at 100 per second for this interface.
+    Some((utime + stime) / 100.0)
+}
+
 /// Crawls `seeds` into the archive at `db`, resuming an interrupted run.
 pub async fn crawl(db: &Path, seeds: &[Seed], opts: CrawlOptions) -> Result<Summary, CrawlError> {
     let started = Instant::now();
@@ -320,6 +337,7 @@ pub async fn crawl(db: &Path, seeds: &[Seed], opts: CrawlOptions) -> Result<Summ
         summary: Summary {
             run_id: run.run_id,
             resumed: run.resumed,
+            writer_cpu_secs: thread_cpu_secs().map(|_| 0.0),
             ..Summary::default()
         },
         progress: indicatif::ProgressBar::hidden(),
@@ -331,7 +349,21 @@ pub async fn crawl(db: &Path, seeds: &[Seed], opts: CrawlOptions) -> Result<Summ
 }
 
 /// A batch being written on the blocking pool; it gives the database back when done.
-type Writing = JoinHandle<(CrawlDb, Result<Committed, CrawlError>)>;
+type Writing = JoinHandle<Box<WriteDone>>;
+
+/// A batch written (or not), and the database given back.
+struct WriteDone {
+    store: CrawlDb,
+    committed: Result<Committed, CrawlError>,
+    time: WriterTime,
+}
+
+/// Time the archive writer spent on one batch.
+struct WriterTime {
+    wall: Duration,
+    /// CPU time of the writing thread, where the platform tells it.
+    cpu: Option<f64>,
+}
 
 struct Scheduler {
     /// Rotates the host order of [`Scheduler::dispatch`].
@@ -361,14 +393,12 @@ struct Scheduler {
 /// What woke the scheduler.
 enum Event {
     Results(Vec<TaskResult>),
-    Written(Result<(CrawlDb, Result<Committed, CrawlError>), tokio::task::JoinError>),
+    Written(Result<Box<WriteDone>, tokio::task::JoinError>),
     Tick,
 }
 
 /// Waits for the batch being written, or forever when there is none.
-async fn written(
-    writing: &mut Option<Writing>,
-) -> Result<(CrawlDb, Result<Committed, CrawlError>), tokio::task::JoinError> {
+async fn written(writing: &mut Option<Writing>) -> Result<Box<WriteDone>, tokio::task::JoinError> {
     match writing {
         Some(h) => h.await,
         None => std::future::pending().await,
@@ -448,9 +478,17 @@ impl Scheduler {
                 Event::Written(w) => {
                     self.writing = None;
                     self.writing_len = 0;
-                    let (store, committed) =
-                        w.map_err(|e| CrawlError::Task(format!("archive writer stopped: {e}")))?;
+                    let WriteDone {
+                        store,
+                        committed,
+                        time,
+                    } = *w.map_err(|e| CrawlError::Task(format!("archive writer stopped: {e}")))?;
                     self.store = Some(store);
+                    self.summary.writer_secs += time.wall.as_secs_f64();
+                    self.summary.writer_cpu_secs = match (self.summary.writer_cpu_secs, time.cpu) {
+                        (Some(sum), Some(t)) => Some(sum + t),
+                        _ => None,
+                    };
                     self.apply(committed?);
                 }
                 Event::Tick => {}
@@ -484,8 +522,18 @@ impl Scheduler {
         self.last_write = Instant::now();
         let writer = self.writer.clone();
         self.writing = Some(tokio::task::spawn_blocking(move || {
+            let began = Instant::now();
+            let cpu = thread_cpu_secs();
             let committed = writer.write(&mut store, jobs);
-            (store, committed)
+            let time = WriterTime {
+                wall: began.elapsed(),
+                cpu: cpu.zip(thread_cpu_secs()).map(|(a, b)| b - a),
+            };
+            Box::new(WriteDone {
+                store,
+                committed,
+                time,
+            })
         }));
         Ok(())
     }

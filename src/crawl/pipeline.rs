@@ -204,11 +204,13 @@ impl Writer {
                         };
                         return Ok((archived, None));
                     }
-                    Err(e @ StoreError::Sqlite(_)) => return Err(state::StateError::from(e).into()),
-                    Err(e) => {
+                    // Refused before anything was written: the batch goes on.
+                    Err(StoreError::Invalid(e)) => {
                         tracing::warn!(url = %item.url, error = %e, "report not ingested; page archived as is");
                         refused = Some(format!("report not ingested: {e}"));
                     }
+                    // The database failed, and with it the batch: its rows stay pending.
+                    Err(e) => return Err(state::StateError::from(e).into()),
                 }
             }
         }

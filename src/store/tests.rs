@@ -440,3 +440,89 @@ fn in_force_continuity_compares_stock_with_issued_and_repealed() {
     assert_eq!(c2023.severity, "warning");
     assert_eq!(c2023.metrics[0], "active.rules.in_force");
 }
+
+/// A check row: (report, rule, subject, status, expected, actual).
+type CheckRow = (i64, String, String, String, Option<f64>, Option<f64>);
+
+/// Cross-year checks of an archive.
+fn cross_year_checks(a: &Archive) -> Vec<CheckRow> {
+    let mut stmt = a
+        .conn()
+        .prepare(
+            "SELECT report_id, rule, subject, status, expected, actual FROM checks \
+             WHERE rule IN ('carryover_continuity', 'in_force_continuity') \
+             ORDER BY report_id, rule, subject",
+        )
+        .expect("prepare");
+    stmt.query_map([], |r| {
+        Ok((
+            r.get(0)?,
+            r.get(1)?,
+            r.get(2)?,
+            r.get(3)?,
+            r.get(4)?,
+            r.get(5)?,
+        ))
+    })
+    .expect("query")
+    .collect::<Result<_, _>>()
+    .expect("rows")
+}
+
+#[test]
+fn cross_year_refresh_of_touched_years_equals_a_full_recompute() {
+    let (_d, path) = temp();
+    let mut a = Archive::open(&path).expect("open");
+    // Years out of order, a gap (2023), a better second report for 2020 that takes over as
+    // primary, and a report re-ingested under another year (2022 → 2024), in one batch and in
+    // single transactions.
+    let steps: [(&str, i32, Status, f64, f64); 7] = [
+        ("u1", 2021, Status::Ok, 4.0, 1.0),
+        ("u2", 2019, Status::Ok, 0.0, 2.0),
+        ("u3", 2022, Status::Ok, 1.0, 6.0),
+        ("u4", 2020, Status::Invalid, 2.0, 9.0),
+        ("u5", 2020, Status::Ok, 2.0, 4.0),
+        ("u3", 2024, Status::Ok, 1.0, 6.0),
+        ("u6", 2025, Status::Ok, 5.0, 0.0),
+    ];
+    {
+        let mut batch = a
+            .batch(usize::MAX, std::time::Duration::MAX)
+            .expect("batch");
+        for (url, year, status, over, forward) in &steps[..4] {
+            let body = format!("page {url}");
+            batch
+                .store_report(
+                    &doc(url, body.as_bytes()),
+                    &report(*year, *status, carry(*over, *forward)),
+                    &hint(),
+                )
+                .expect("store");
+        }
+        batch.commit().expect("commit");
+    }
+    for (url, year, status, over, forward) in &steps[4..] {
+        let body = format!("page {url}");
+        let d = a.put_document(&doc(url, body.as_bytes())).expect("doc");
+        a.ingest_report(&d, &report(*year, *status, carry(*over, *forward)), &hint())
+            .expect("ingest");
+    }
+    let incremental = cross_year_checks(&a);
+    assert!(
+        incremental.iter().any(|c| c.3 == "pass") && incremental.iter().any(|c| c.3 == "fail"),
+        "the steps should produce passing and failing checks: {incremental:?}"
+    );
+    let agency: i64 = a
+        .conn()
+        .query_row("SELECT id FROM agencies", [], |r| r.get(0))
+        .expect("agency");
+    a.conn()
+        .execute(
+            "DELETE FROM checks WHERE rule IN ('carryover_continuity', 'in_force_continuity')",
+            [],
+        )
+        .expect("delete");
+    let all: Vec<i32> = (2018..=2026).collect();
+    crossyear::refresh(a.conn(), agency, &all, &mut Default::default()).expect("refresh");
+    assert_eq!(cross_year_checks(&a), incremental);
+}

@@ -160,14 +160,20 @@ impl Archive {
     }
 }
 
-/// Several reports written in one SQLite transaction, each inside its own savepoint.
+/// Several reports written in one SQLite transaction.
 ///
-/// Every report is still all-or-nothing (a failed report is rolled back to its savepoint and
-/// the others stay), but the pages that every report touches (the `facts_metric_year` index
-/// has a leaf per metric) are written to the WAL once per batch instead of once per report,
-/// which makes bulk imports several times faster. Committed every `max_reports` reports or
-/// `max_age`, whichever comes first, so readers see progress. Dropping a batch without
-/// [`Batch::commit`] rolls back its uncommitted reports.
+/// The pages that every report touches (the `facts_metric_year` index has a leaf per metric)
+/// are written to the WAL once per batch instead of once per report, which makes bulk imports
+/// several times faster. Committed every `max_reports` reports or `max_age`, whichever comes
+/// first, so readers see progress. Dropping a batch without [`Batch::commit`] rolls back its
+/// uncommitted reports.
+///
+/// Reports are not wrapped in savepoints: a savepoint makes SQLite copy every page a report
+/// touches that an earlier report of the batch already changed, which cost an eighth of a
+/// crawl's writing time. Instead every write checks what can be refused (a report naming no
+/// agency) before it changes anything, so a refused write leaves the batch as it was. A write
+/// that fails *after* changing the archive (a damaged facts blob, a full disk) rolls the whole
+/// batch back and says so with [`StoreError::BatchRolledBack`].
 pub struct Batch<'a> {
     archive: &'a mut Archive,
     pending: usize,
@@ -181,8 +187,8 @@ pub struct Batch<'a> {
 /// What the reports of one transaction share.
 #[derive(Debug, Default)]
 struct Carry {
-    /// Agencies whose cross-year checks are refreshed when the transaction commits.
-    touched: Vec<i64>,
+    /// Agency-years whose cross-year checks are refreshed when the transaction commits.
+    touched: Vec<(i64, i32)>,
     /// `check_metrics` ids already looked up in this transaction.
     metric_ids: MetricIds,
 }
@@ -215,11 +221,7 @@ impl Batch<'_> {
         parsed: &ParsedReport,
         hint: &AgencyHint,
     ) -> Result<(DocumentRef, ReportId)> {
-        self.write(|conn, carry| {
-            let d = put_document_tx(conn, doc, None)?;
-            let id = ingest_tx(conn, d.id, parsed, hint, None, carry)?;
-            Ok((d, id))
-        })
+        self.write(|conn, carry| store_tx(conn, doc, None, parsed, hint, carry))
     }
 
     /// [`Batch::store_report`] with the expensive pure work (hashing and compressing the
@@ -233,11 +235,7 @@ impl Batch<'_> {
         parsed: &ParsedReport,
         hint: &AgencyHint,
     ) -> Result<(DocumentRef, ReportId)> {
-        self.write(|conn, carry| {
-            let d = put_document_tx(conn, doc, Some(&prepared.body))?;
-            let id = ingest_tx(conn, d.id, parsed, hint, Some(&prepared.digest), carry)?;
-            Ok((d, id))
-        })
+        self.write(|conn, carry| store_tx(conn, doc, Some(prepared), parsed, hint, carry))
     }
 
     /// [`Archive::ingest_report`] inside the batch.
@@ -307,7 +305,15 @@ impl Batch<'_> {
 
     fn begin(&mut self) -> Result<()> {
         if !self.open {
-            self.archive.conn.execute_batch("BEGIN IMMEDIATE")?;
+            // No foreign-key enforcement and `OR FAIL` inserts spare SQLite a statement
+            // journal for every multi-row statement, in which it copies each page the
+            // statement touches that the transaction already changed (a tenth of a crawl's
+            // writing time). Nothing is lost: a statement that fails half-way fails the
+            // whole batch, and the tests check every archive they write with
+            // `PRAGMA foreign_key_check`.
+            self.archive
+                .conn
+                .execute_batch("PRAGMA foreign_keys = OFF; BEGIN IMMEDIATE")?;
             self.open = true;
             self.opened = std::time::Instant::now();
         }
@@ -317,34 +323,50 @@ impl Batch<'_> {
     fn write<T>(&mut self, f: impl FnOnce(&Connection, &mut Carry) -> Result<T>) -> Result<T> {
         self.begin()?;
         let conn = &self.archive.conn;
-        conn.execute_batch("SAVEPOINT report")?;
+        // SQLite rolls a failed statement back by itself; what a failed write may leave
+        // behind is the statements before it, which show in the change counter.
+        let before = conn.total_changes();
         match f(conn, &mut self.carry) {
             Ok(v) => {
-                conn.execute_batch("RELEASE report")?;
                 self.pending += 1;
                 if self.pending >= self.max_reports || self.opened.elapsed() >= self.max_age {
                     self.flush()?;
                 }
                 Ok(v)
             }
+            Err(e) if conn.total_changes() == before => Err(e),
             Err(e) => {
-                self.carry.metric_ids.clear();
-                conn.execute_batch("ROLLBACK TO report; RELEASE report")?;
-                Err(e)
+                let lost = self.pending + 1;
+                self.rollback();
+                Err(StoreError::BatchRolledBack {
+                    lost,
+                    source: Box::new(e),
+                })
             }
         }
+    }
+
+    /// Abandons the open transaction and everything it holds.
+    fn rollback(&mut self) {
+        if self.open {
+            // A failed rollback leaves nothing to undo: SQLite has ended the transaction.
+            let _ = self.archive.conn.execute_batch("ROLLBACK");
+            let _ = self.archive.conn.execute_batch("PRAGMA foreign_keys = ON");
+        }
+        self.open = false;
+        self.pending = 0;
+        self.carry = Carry::default();
     }
 
     fn flush(&mut self) -> Result<()> {
         if self.open {
             // Cross-year checks once per agency and batch: derived data, written in the same
             // transaction as the reports they are derived from.
-            self.carry.touched.sort_unstable();
-            self.carry.touched.dedup();
-            for agency in self.carry.touched.drain(..) {
-                crossyear::refresh(&self.archive.conn, agency)?;
-            }
-            self.archive.conn.execute_batch("COMMIT")?;
+            let touched = std::mem::take(&mut self.carry.touched);
+            refresh_cross_year(&self.archive.conn, touched, &mut self.carry.metric_ids)?;
+            self.archive
+                .conn
+                .execute_batch("COMMIT; PRAGMA foreign_keys = ON")?;
             self.open = false;
             self.pending = 0;
         }
@@ -354,10 +376,8 @@ impl Batch<'_> {
 
 impl Drop for Batch<'_> {
     fn drop(&mut self) {
-        if self.open {
-            // Nothing to report to: the caller chose not to commit.
-            let _ = self.archive.conn.execute_batch("ROLLBACK");
-        }
+        // Nothing to report to: the caller chose not to commit.
+        self.rollback();
     }
 }
 
@@ -500,10 +520,23 @@ fn ingest_now(
 ) -> Result<ReportId> {
     let mut carry = Carry::default();
     let id = ingest_tx(tx, document_id, parsed, hint, None, &mut carry)?;
-    for agency in carry.touched {
-        crossyear::refresh(tx, agency)?;
-    }
+    refresh_cross_year(tx, carry.touched, &mut carry.metric_ids)?;
     Ok(id)
+}
+
+/// Refreshes the cross-year checks of the touched agency-years, once per agency.
+fn refresh_cross_year(
+    tx: &Connection,
+    mut touched: Vec<(i64, i32)>,
+    metric_ids: &mut MetricIds,
+) -> Result<()> {
+    touched.sort_unstable();
+    touched.dedup();
+    for group in touched.chunk_by(|a, b| a.0 == b.0) {
+        let years: Vec<i32> = group.iter().map(|&(_, y)| y).collect();
+        crossyear::refresh(tx, group[0].0, &years, metric_ids)?;
+    }
+    Ok(())
 }
 
 fn ingest_tx(
@@ -519,35 +552,26 @@ fn ingest_tx(
         .query_row([document_id], |r| Ok((r.get(0)?, r.get(1)?)))
         .optional()?
         .ok_or_else(|| StoreError::Invalid(format!("no document with id {document_id}")))?;
-    let name = hint
-        .name
-        .as_deref()
-        .or(parsed.agency.as_deref())
-        .map(str::trim)
-        .filter(|n| !n.is_empty())
-        .ok_or_else(|| {
-            StoreError::Invalid(format!(
-                "{url}: the publishing agency is unknown (not given and not found in the page); pass it with --agency"
-            ))
-        })?;
+    // Everything that can refuse the report comes before the first write (see [`Batch`]).
+    let name = agency_name(parsed, hint, &url)?;
+    let facts = unique_facts(&parsed.facts);
+    let parse_sha = match digest {
+        Some(d) => d.to_string(),
+        None => parse_digest(parsed)?,
+    };
+    let warnings = serde_json::to_string(&parsed.warnings).map_err(json_err)?;
+    let attachments = serde_json::to_string(&parsed.attachments).map_err(json_err)?;
     let agency_id = upsert_agency(tx, name, &hint.region, hint.portal.as_deref())?;
     let old: Option<(ReportId, i64, Option<i32>)> = tx
         .prepare_cached("SELECT id, agency_id, year FROM reports WHERE document_id = ?1")?
         .query_row([document_id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
         .optional()?;
-    let facts = unique_facts(&parsed.facts);
     // Written once the primary is known: a primary report's facts live in `facts` only.
     let facts_zst: Option<Vec<u8>> = None;
-    let parse_sha = match digest {
-        Some(d) => d.to_string(),
-        None => parse_digest(parsed)?,
-    };
     let failed = parsed
         .failed_checks()
         .filter(|c| severity(&c.rule) == "error")
         .count() as i64;
-    let warnings = serde_json::to_string(&parsed.warnings).map_err(json_err)?;
-    let attachments = serde_json::to_string(&parsed.attachments).map_err(json_err)?;
     let now = now_rfc3339();
     let values = params![
         document_id,
@@ -605,16 +629,45 @@ fn ingest_tx(
         tx.prepare_cached("UPDATE reports SET facts_zst = ?1 WHERE id = ?2")?
             .execute(params![encode_facts(&facts)?, report_id])?;
     }
-    if let Some((_, old_agency, old_year)) = old {
-        if (old_agency, old_year) != (agency_id, parsed.year) {
-            refresh_group(tx, old_agency, old_year, report_id, None)?;
-        }
-        if old_agency != agency_id {
-            carry.touched.push(old_agency);
-        }
+    if let Some((_, old_agency, old_year)) = old
+        && (old_agency, old_year) != (agency_id, parsed.year)
+    {
+        refresh_group(tx, old_agency, old_year, report_id, None)?;
+        carry.touched.extend(old_year.map(|y| (old_agency, y)));
     }
-    carry.touched.push(agency_id);
+    carry.touched.extend(parsed.year.map(|y| (agency_id, y)));
     Ok(report_id)
+}
+
+/// The publishing agency's name: the caller's, else the one the page printed.
+fn agency_name<'a>(parsed: &'a ParsedReport, hint: &'a AgencyHint, url: &str) -> Result<&'a str> {
+    hint.name
+        .as_deref()
+        .or(parsed.agency.as_deref())
+        .map(str::trim)
+        .filter(|n| !n.is_empty())
+        .ok_or_else(|| {
+            StoreError::Invalid(format!(
+                "{url}: the publishing agency is unknown (not given and not found in the page); pass it with --agency"
+            ))
+        })
+}
+
+/// [`put_document_tx`] then [`ingest_tx`], refusing a report that names no agency before
+/// anything is written.
+fn store_tx(
+    tx: &Connection,
+    doc: &NewDocument,
+    prepared: Option<&PreparedReport>,
+    parsed: &ParsedReport,
+    hint: &AgencyHint,
+    carry: &mut Carry,
+) -> Result<(DocumentRef, ReportId)> {
+    agency_name(parsed, hint, doc.final_url.unwrap_or(doc.url))?;
+    let d = put_document_tx(tx, doc, prepared.map(|p| &p.body))?;
+    let digest = prepared.map(|p| p.digest.as_str());
+    let id = ingest_tx(tx, d.id, parsed, hint, digest, carry)?;
+    Ok((d, id))
 }
 
 fn upsert_agency(tx: &Connection, name: &str, region: &str, portal: Option<&str>) -> Result<i64> {
@@ -647,7 +700,7 @@ pub(super) fn insert_checks(
     }
     insert_rows(
         tx,
-        "INSERT INTO checks (report_id, rule, subject, status, severity, expected, actual, \
+        "INSERT OR FAIL INTO checks (report_id, rule, subject, status, severity, expected, actual, \
          metrics_id) VALUES ",
         8,
         &rows,
@@ -828,7 +881,7 @@ fn insert_facts(
     sorted.sort_unstable_by(|a, b| a.metric.cmp(&b.metric));
     insert_rows(
         tx,
-        "INSERT INTO facts (agency_id, year, metric, value, state, raw, report_id, report_table, \
+        "INSERT OR FAIL INTO facts (agency_id, year, metric, value, state, raw, report_id, report_table, \
          source_row, source_col, source_page) VALUES ",
         11,
         &sorted,
