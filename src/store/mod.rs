@@ -125,6 +125,8 @@ pub struct Archive {
     conn: Connection,
     path: PathBuf,
     read_only: bool,
+    /// `metric_keys` as committed when the archive was opened (ids never change).
+    metric_ids: std::collections::HashMap<String, i64>,
     /// Held only to keep the advisory lock; the kernel releases it when the file is closed or
     /// the process dies.
     _lock: Option<File>,
@@ -151,10 +153,12 @@ impl Archive {
             conn,
             path,
             read_only: false,
+            metric_ids: Default::default(),
             _lock: Some(lock),
         };
         schema::migrate(&mut archive.conn)?;
         schema::sync_metrics(&mut archive.conn)?;
+        archive.metric_ids = schema::metric_ids(&archive.conn)?;
         Ok(archive)
     }
 
@@ -191,6 +195,7 @@ impl Archive {
             conn,
             path,
             read_only: true,
+            metric_ids: Default::default(),
             _lock: None,
         })
     }
