@@ -100,15 +100,18 @@ pub fn run(args: Args, ctx: &Context) -> anyhow::Result<ExitCode> {
         args.rate > 0.0 && args.rate.is_finite(),
         "--rate must be positive"
     );
-    crawl::tune_malloc();
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .context("cannot start the async runtime")?;
     if args.serve {
+        // The simulator plays the portals: it runs at normal priority, unlike the crawler's
+        // fetching and parsing threads.
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .enable_all()
+            .build()
+            .context("cannot start the async runtime")?;
         rt.block_on(serve(&args))?;
         return Ok(ExitCode::SUCCESS);
     }
+    crawl::tune_malloc();
+    let rt = crawl::runtime().context("cannot start the async runtime")?;
     let scratch = std::env::temp_dir().join(format!("gknb-bench-{}", std::process::id()));
     std::fs::create_dir_all(&scratch).context("cannot create a scratch directory")?;
     let db = args
