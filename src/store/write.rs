@@ -409,7 +409,7 @@ impl PreparedBody {
     pub fn new(bytes: &[u8]) -> Result<PreparedBody> {
         Ok(PreparedBody {
             sha256: sha256_hex(bytes),
-            compressed: zstd::bulk::compress(bytes, ZSTD_LEVEL)?,
+            compressed: compress(bytes)?,
             size: bytes.len(),
         })
     }
@@ -431,6 +431,24 @@ impl PreparedReport {
             digest: parse_digest(parsed)?,
         })
     }
+}
+
+/// zstd at [`ZSTD_LEVEL`], with one compression context per thread: a fresh context per call
+/// (`zstd::bulk::compress`) allocates and clears its tables every time, which cost about as
+/// much as compressing a report page.
+fn compress(bytes: &[u8]) -> Result<Vec<u8>> {
+    thread_local! {
+        static CONTEXT: std::cell::RefCell<Option<zstd::bulk::Compressor<'static>>> =
+            const { std::cell::RefCell::new(None) };
+    }
+    CONTEXT.with(|cell| {
+        let mut slot = cell.borrow_mut();
+        let context = match slot.as_mut() {
+            Some(c) => c,
+            None => slot.insert(zstd::bulk::Compressor::new(ZSTD_LEVEL)?),
+        };
+        Ok(context.compress(bytes)?)
+    })
 }
 
 /// Hex sha256 of a body, the key of `bodies`.
@@ -458,7 +476,7 @@ fn put_document_tx(
         let data = match prepared {
             Some(p) => p.compressed.as_slice(),
             None => {
-                compressed = zstd::bulk::compress(doc.bytes, ZSTD_LEVEL)?;
+                compressed = compress(doc.bytes)?;
                 compressed.as_slice()
             }
         };
@@ -1022,7 +1040,7 @@ fn values_sql(head: &str, columns: usize, rows: usize) -> String {
 /// report of an agency-year changes, and what `reparse` compares against.
 pub(super) fn encode_facts(facts: &[Fact]) -> Result<Vec<u8>> {
     let json = serde_json::to_vec(facts).map_err(json_err)?;
-    Ok(zstd::bulk::compress(&json, ZSTD_LEVEL)?)
+    compress(&json)
 }
 
 /// Inverse of [`encode_facts`].
