@@ -225,7 +225,9 @@ fn bench(
         fetch: FetchConfig::from_config(&cfg),
         max_listing_pages: u32::try_from(cfg.max_listing_pages).unwrap_or(u32::MAX),
         max_depth: cfg.max_depth,
-        max_in_flight: cfg.max_in_flight,
+        // `--concurrency` is what the bench promises: requests in flight over all hosts,
+        // those waiting for their host's rate limiter included.
+        max_in_flight: cfg.concurrency,
         per_host_parallel: cfg.per_host_parallel.max(2),
         progress: !ctx.quiet,
         max_pages: None,

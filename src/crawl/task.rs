@@ -85,12 +85,14 @@ pub(super) async fn run_task(
             let family = Family::from_name(&item.family).unwrap_or_default();
             let source = item.url.clone();
             let attempts = fetched.attempts;
-            // One parse per core at a time: a parse's DOM is many times the page's size, and
-            // more parses than cores only add memory.
-            let _permit = analysis.acquire_owned().await.ok();
+            // A bounded number of parses at a time: a parse's DOM is many times the page's
+            // size. The permit is given back as soon as the parse is done, not when this task
+            // next runs: a slow wake-up held it long enough to make parsing the bottleneck.
+            let permit = analysis.acquire_owned().await.ok();
             // The body moves to the blocking pool and back: report pages are large.
             let joined = tokio::task::spawn_blocking(move || {
                 let found = analyse(kind, family, &source, &resp);
+                drop(permit);
                 (resp, found)
             })
             .await;
