@@ -6,6 +6,7 @@
 //! or `na` (the agency filled only the total).
 
 use std::collections::HashMap;
+use std::sync::OnceLock;
 
 use crate::model::{CellState, Check, CheckStatus, Fact, Format, Warning};
 use crate::report::tables::{T3_COLUMNS, T4_COLUMNS, T4_GROUPS};
@@ -16,24 +17,36 @@ pub const HARD_RULES: [&str; 4] = ["T3-A", "T3-B", "T3-C", "T4"];
 /// Two sums closer than this are equal (counts are integers; this absorbs float noise only).
 const TOLERANCE: f64 = 1e-6;
 
-/// Table 三 result rows (the addends of T3-B) of a report, per format. A format-2021 report that
-/// prints （六）其他处理 as one row (the 2019 layout) is summed with that row: the numbers are
-/// the agency's, only the split into three sub-rows is missing.
-fn t3b_rows(format: Format, by_key: &HashMap<&str, &Fact>) -> Vec<&'static str> {
-    let single_other = by_key.contains_key("requests.other_handling.total")
-        || by_key.contains_key("requests.other_handling.natural_person");
-    let split_other = ["no_correction", "unpaid_fee", "other"].iter().any(|s| {
-        by_key.contains_key(format!("requests.other_handling.{s}.total").as_str())
-            || by_key.contains_key(format!("requests.other_handling.{s}.natural_person").as_str())
-    });
-    let format = match format {
-        Format::F2021 if single_other && !split_other => Format::F2019,
-        f => f,
-    };
-    t3b_rows_of(format)
+/// The table 三 layout a report's checks follow: format 2021's, or format 2019's single
+/// （六）其他处理 row. A format-2021 report that prints （六）其他处理 as one row (the 2019 layout)
+/// is summed with that row: the numbers are the agency's, only the split into three sub-rows is
+/// missing.
+fn t3_layout(format: Format, by_key: &HashMap<&str, &Fact>) -> Format {
+    const SINGLE: [&str; 2] = [
+        "requests.other_handling.total",
+        "requests.other_handling.natural_person",
+    ];
+    const SPLIT: [&str; 6] = [
+        "requests.other_handling.no_correction.total",
+        "requests.other_handling.no_correction.natural_person",
+        "requests.other_handling.unpaid_fee.total",
+        "requests.other_handling.unpaid_fee.natural_person",
+        "requests.other_handling.other.total",
+        "requests.other_handling.other.natural_person",
+    ];
+    if format != Format::F2021 {
+        return Format::F2019;
+    }
+    let has = |keys: &[&str]| keys.iter().any(|k| by_key.contains_key(k));
+    if has(&SINGLE) && !has(&SPLIT) {
+        Format::F2019
+    } else {
+        Format::F2021
+    }
 }
 
-fn t3b_rows_of(format: Format) -> Vec<&'static str> {
+/// Table 三 result rows (the addends of T3-B) of a table 三 layout.
+fn t3b_rows_of(layout: Format) -> Vec<&'static str> {
     let mut rows = vec![
         "granted",
         "partial",
@@ -54,7 +67,7 @@ fn t3b_rows_of(format: Format) -> Vec<&'static str> {
         "not_processed.excessive",
         "not_processed.confirm_reissue",
     ];
-    if format == Format::F2021 {
+    if layout == Format::F2021 {
         rows.extend([
             "other_handling.no_correction",
             "other_handling.unpaid_fee",
@@ -66,98 +79,141 @@ fn t3b_rows_of(format: Format) -> Vec<&'static str> {
     rows
 }
 
-/// Every table 三 row of a report (the subjects of T3-C).
-fn t3_rows(format: Format, by_key: &HashMap<&str, &Fact>) -> Vec<&'static str> {
+/// Every table 三 row of a layout (the subjects of T3-C).
+fn t3_rows_of(layout: Format) -> Vec<&'static str> {
     let mut rows = vec!["new_received", "carried_over"];
-    rows.extend(t3b_rows(format, by_key));
+    rows.extend(t3b_rows_of(layout));
     rows.extend(["total_handled", "carried_forward"]);
     rows
+}
+
+/// One identity instance before it meets a report's facts.
+struct Identity {
+    rule: &'static str,
+    subject: &'static str,
+    /// The total's key, then the added keys, then the subtracted ones: exactly the `metrics`
+    /// of the resulting [`Check`].
+    keys: Vec<String>,
+    /// How many keys after the total are added (the rest are subtracted).
+    plus: usize,
+}
+
+impl Identity {
+    fn new(rule: &'static str, subject: &'static str, keys: Vec<String>, plus: usize) -> Self {
+        Identity {
+            rule,
+            subject,
+            keys,
+            plus,
+        }
+    }
+}
+
+/// Every identity instance of a table 三 layout, in output order. Built once per layout (see
+/// [`identities`]): the keys are the same for every report, so no report formats them.
+fn build_identities(layout: Format) -> Vec<Identity> {
+    let mut out = Vec::new();
+    for col in T3_COLUMNS {
+        // T3-A: 一 + 二 = （七）总计 + 四, read as （七）总计 = 一 + 二 − 四 so that the printed
+        // total is the cell that must be present (a blank 四 counts as 0, like any addend).
+        let keys = vec![
+            format!("requests.total_handled.{col}"),
+            format!("requests.new_received.{col}"),
+            format!("requests.carried_over.{col}"),
+            format!("requests.carried_forward.{col}"),
+        ];
+        out.push(Identity::new("T3-A", col, keys, 2));
+    }
+    let t3b_rows = t3b_rows_of(layout);
+    for col in T3_COLUMNS {
+        let keys: Vec<String> = std::iter::once(format!("requests.total_handled.{col}"))
+            .chain(t3b_rows.iter().map(|r| format!("requests.{r}.{col}")))
+            .collect();
+        out.push(Identity::new("T3-B", col, keys, t3b_rows.len()));
+    }
+    for row in t3_rows_of(layout) {
+        let keys: Vec<String> = std::iter::once(format!("requests.{row}.total"))
+            .chain(
+                T3_COLUMNS[..6]
+                    .iter()
+                    .map(|c| format!("requests.{row}.{c}")),
+            )
+            .collect();
+        out.push(Identity::new("T3-C", row, keys, 6));
+    }
+    for group in T4_GROUPS {
+        let keys: Vec<String> = std::iter::once(format!("appeals.{group}.total"))
+            .chain(
+                T4_COLUMNS[..4]
+                    .iter()
+                    .map(|c| format!("appeals.{group}.{c}")),
+            )
+            .collect();
+        out.push(Identity::new("T4", group, keys, 4));
+    }
+    out
+}
+
+/// [`build_identities`] of a layout, built on first use.
+fn identities(layout: Format) -> &'static [Identity] {
+    static BY_LAYOUT: OnceLock<[Vec<Identity>; 2]> = OnceLock::new();
+    let [f2019, f2021] = BY_LAYOUT.get_or_init(|| {
+        [
+            build_identities(Format::F2019),
+            build_identities(Format::F2021),
+        ]
+    });
+    if layout == Format::F2021 {
+        f2021
+    } else {
+        f2019
+    }
 }
 
 /// Runs every hard check for a report of `format` (2019 or 2021).
 pub fn check(facts: &[Fact], format: Format) -> Vec<Check> {
     let by_key: HashMap<&str, &Fact> = facts.iter().map(|f| (f.metric.as_str(), f)).collect();
-    let ctx = Ctx { by_key };
-    let mut checks = Vec::new();
-    for col in T3_COLUMNS {
-        // T3-A: 一 + 二 = （七）总计 + 四, read as （七）总计 = 一 + 二 − 四 so that the printed
-        // total is the cell that must be present (a blank 四 counts as 0, like any addend).
-        let total = format!("requests.total_handled.{col}");
-        let plus = [
-            format!("requests.new_received.{col}"),
-            format!("requests.carried_over.{col}"),
-        ];
-        let minus = [format!("requests.carried_forward.{col}")];
-        checks.push(ctx.balance("T3-A", col, &total, &plus, &minus));
-    }
-    for col in T3_COLUMNS {
-        let total = format!("requests.total_handled.{col}");
-        let addends: Vec<String> = t3b_rows(format, &ctx.by_key)
-            .iter()
-            .map(|r| format!("requests.{r}.{col}"))
-            .collect();
-        checks.push(ctx.balance("T3-B", col, &total, &addends, &[]));
-    }
-    for row in t3_rows(format, &ctx.by_key) {
-        let total = format!("requests.{row}.total");
-        let addends: Vec<String> = T3_COLUMNS[..6]
-            .iter()
-            .map(|c| format!("requests.{row}.{c}"))
-            .collect();
-        checks.push(ctx.balance("T3-C", row, &total, &addends, &[]));
-    }
-    for group in T4_GROUPS {
-        let total = format!("appeals.{group}.total");
-        let addends: Vec<String> = T4_COLUMNS[..4]
-            .iter()
-            .map(|c| format!("appeals.{group}.{c}"))
-            .collect();
-        checks.push(ctx.balance("T4", group, &total, &addends, &[]));
-    }
-    checks
+    let layout = t3_layout(format, &by_key);
+    let mut numbers = Vec::new();
+    identities(layout)
+        .iter()
+        .map(|identity| balance(identity, &by_key, &mut numbers))
+        .collect()
 }
 
-struct Ctx<'a> {
-    by_key: HashMap<&'a str, &'a Fact>,
-}
-
-impl Ctx<'_> {
-    /// A cell's number, or `None` when the cell is missing, empty, `na` or text.
-    fn number(&self, key: &str) -> Option<f64> {
-        self.by_key.get(key).and_then(|f| f.value)
-    }
-
-    /// `total` must equal `Σ plus − Σ minus`; skipped when the total cell holds no number or
-    /// no addend does. Missing, empty and `na` addends count as 0 otherwise.
-    fn balance(
-        &self,
-        rule: &str,
-        subject: &str,
-        total: &str,
-        plus: &[String],
-        minus: &[String],
-    ) -> Check {
-        let metrics: Vec<String> = std::iter::once(total.to_string())
-            .chain(plus.iter().cloned())
-            .chain(minus.iter().cloned())
-            .collect();
-        let actual = self.number(total);
-        let any_addend = plus.iter().chain(minus).any(|k| self.number(k).is_some());
-        let sum = |keys: &[String]| keys.iter().filter_map(|k| self.number(k)).sum::<f64>();
-        let expected = any_addend.then(|| sum(plus) - sum(minus));
-        let status = match (actual, expected) {
-            (Some(a), Some(e)) if (a - e).abs() < TOLERANCE => CheckStatus::Pass,
-            (Some(_), Some(_)) => CheckStatus::Fail,
-            _ => CheckStatus::Skipped,
-        };
-        Check {
-            rule: rule.to_string(),
-            subject: subject.to_string(),
-            status,
-            expected,
-            actual,
-            metrics,
-        }
+/// `total` must equal `Σ plus − Σ minus`; skipped when the total cell holds no number or no
+/// addend does. Missing, empty and `na` addends count as 0 otherwise. `numbers` is scratch
+/// space, reused so that each key is looked up once without allocating per instance.
+fn balance(
+    identity: &Identity,
+    by_key: &HashMap<&str, &Fact>,
+    numbers: &mut Vec<Option<f64>>,
+) -> Check {
+    // A cell's number, or `None` when the cell is missing, empty, `na` or text.
+    numbers.clear();
+    numbers.extend(
+        identity
+            .keys
+            .iter()
+            .map(|k| by_key.get(k.as_str()).and_then(|f| f.value)),
+    );
+    let (actual, addends) = (numbers[0], &numbers[1..]);
+    let (plus, minus) = addends.split_at(identity.plus);
+    let any_addend = addends.iter().any(Option::is_some);
+    let sum = |values: &[Option<f64>]| values.iter().filter_map(|v| *v).sum::<f64>();
+    let expected = any_addend.then(|| sum(plus) - sum(minus));
+    let status = match (actual, expected) {
+        (Some(a), Some(e)) if (a - e).abs() < TOLERANCE => CheckStatus::Pass,
+        (Some(_), Some(_)) => CheckStatus::Fail,
+        _ => CheckStatus::Skipped,
+    };
+    Check {
+        rule: identity.rule.to_string(),
+        subject: identity.subject.to_string(),
+        status,
+        expected,
+        actual,
+        metrics: identity.keys.clone(),
     }
 }
 

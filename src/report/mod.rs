@@ -223,7 +223,8 @@ fn interpret(doc: Document) -> ParsedReport {
         .or_else(|| report.year.map(format_for_year))
         .unwrap_or(Format::Unknown);
     let mut facts = ext.facts;
-    facts.sort_by_key(|f| crate::metrics::ordinal(&f.metric));
+    // Cached: one index lookup per fact rather than two per comparison.
+    facts.sort_by_cached_key(|f| crate::metrics::ordinal(&f.metric));
     if matches!(report.format, Format::F2019 | Format::F2021) {
         report.checks = crate::validate::check(&facts, report.format);
     }

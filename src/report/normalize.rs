@@ -37,11 +37,24 @@ fn is_space(ch: char) -> bool {
 /// cell: ASCII, CJK ideographs and common punctuation), which skips decomposing and
 /// recomposing it.
 pub fn nfkc(s: &str) -> Cow<'_, str> {
-    if is_nfkc_quick(s.chars()) == IsNormalized::Yes {
+    if is_plainly_nfkc(s) || is_nfkc_quick(s.chars()) == IsNormalized::Yes {
         Cow::Borrowed(s)
     } else {
         Cow::Owned(s.nfkc().collect())
     }
+}
+
+/// True when every character is one that NFKC leaves alone whatever surrounds it (ASCII, the
+/// CJK Unified Ideographs block, 、 and 。: no decomposition, combining class 0, quick check
+/// `Yes`). Nearly every label and value cell passes, and this costs a comparison per
+/// character where `is_nfkc_quick` pays a table search; a test checks every character of
+/// these ranges against the quick check itself.
+fn is_plainly_nfkc(s: &str) -> bool {
+    s.is_ascii() || s.chars().all(is_plain_nfkc_char)
+}
+
+fn is_plain_nfkc_char(c: char) -> bool {
+    c.is_ascii() || ('\u{4e00}'..='\u{9fff}').contains(&c) || matches!(c, '、' | '。')
 }
 
 /// The matching form of a label: NFKC (full-width to half-width), no whitespace at all (PDF text
@@ -137,7 +150,7 @@ pub fn read_cell(raw: &str) -> CellValue {
     {
         return plain(CellState::Text);
     }
-    let text: String = nfkc(raw).chars().filter(|c| !is_space(*c)).collect();
+    let text = without_spaces(nfkc(raw));
     if text.is_empty() {
         return plain(CellState::Empty);
     }
@@ -151,6 +164,15 @@ pub fn read_cell(raw: &str) -> CellValue {
             unit: unit_of(rest),
         },
         None => plain(CellState::Text),
+    }
+}
+
+/// `s` without its whitespace, copied only when it has some (most value cells have none).
+fn without_spaces(s: Cow<'_, str>) -> Cow<'_, str> {
+    if s.chars().any(is_space) {
+        Cow::Owned(s.chars().filter(|c| !is_space(*c)).collect())
+    } else {
+        s
     }
 }
 
@@ -348,6 +370,26 @@ mod tests {
         assert_eq!(d.to_f64(), 75394432.52);
         let d = read_cell("251000").number.unwrap();
         assert_eq!(d.shift(-4).to_f64(), 25.1);
+    }
+
+    #[test]
+    fn plain_nfkc_characters_pass_the_quick_check() {
+        let plain = ('\0'..='\u{7f}')
+            .chain('\u{4e00}'..='\u{9fff}')
+            .chain(['、', '。']);
+        for c in plain {
+            assert!(is_plain_nfkc_char(c));
+            // Alone and after an ideograph: the quick check also looks at combining classes.
+            let pair = format!("中{c}");
+            assert_eq!(
+                is_nfkc_quick(std::iter::once(c)),
+                IsNormalized::Yes,
+                "{c:?}"
+            );
+            assert_eq!(is_nfkc_quick(pair.chars()), IsNormalized::Yes, "{c:?}");
+        }
+        assert!(!is_plainly_nfkc("（一）"));
+        assert_eq!(nfkc("（一）予以公开"), "(一)予以公开");
     }
 
     #[test]
