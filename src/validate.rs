@@ -5,9 +5,9 @@
 //! than failed: its total cell is empty or `na` (never invent a total), or every addend is empty
 //! or `na` (the agency filled only the total).
 
-use std::collections::HashMap;
 use std::sync::OnceLock;
 
+use crate::metrics;
 use crate::model::{CellState, Check, CheckStatus, Fact, Format, Warning};
 use crate::report::tables::{T3_COLUMNS, T4_COLUMNS, T4_GROUPS};
 
@@ -21,7 +21,7 @@ const TOLERANCE: f64 = 1e-6;
 /// （六）其他处理 row. A format-2021 report that prints （六）其他处理 as one row (the 2019 layout)
 /// is summed with that row: the numbers are the agency's, only the split into three sub-rows is
 /// missing.
-fn t3_layout(format: Format, by_key: &HashMap<&str, &Fact>) -> Format {
+fn t3_layout(format: Format, facts: &FactIndex) -> Format {
     const SINGLE: [&str; 2] = [
         "requests.other_handling.total",
         "requests.other_handling.natural_person",
@@ -37,7 +37,10 @@ fn t3_layout(format: Format, by_key: &HashMap<&str, &Fact>) -> Format {
     if format != Format::F2021 {
         return Format::F2019;
     }
-    let has = |keys: &[&str]| keys.iter().any(|k| by_key.contains_key(k));
+    let has = |keys: &[&str]| {
+        keys.iter()
+            .any(|k| facts.get(metrics::position(k), k).is_some())
+    };
     if has(&SINGLE) && !has(&SPLIT) {
         Format::F2019
     } else {
@@ -94,16 +97,21 @@ struct Identity {
     /// The total's key, then the added keys, then the subtracted ones: exactly the `metrics`
     /// of the resulting [`Check`].
     keys: Vec<String>,
+    /// Catalogue position of each key, resolved once so that a report's facts are found
+    /// without hashing the keys again.
+    positions: Vec<Option<usize>>,
     /// How many keys after the total are added (the rest are subtracted).
     plus: usize,
 }
 
 impl Identity {
     fn new(rule: &'static str, subject: &'static str, keys: Vec<String>, plus: usize) -> Self {
+        let positions = keys.iter().map(|k| metrics::position(k)).collect();
         Identity {
             rule,
             subject,
             keys,
+            positions,
             plus,
         }
     }
@@ -172,30 +180,55 @@ fn identities(layout: Format) -> &'static [Identity] {
 
 /// Runs every hard check for a report of `format` (2019 or 2021).
 pub fn check(facts: &[Fact], format: Format) -> Vec<Check> {
-    let by_key: HashMap<&str, &Fact> = facts.iter().map(|f| (f.metric.as_str(), f)).collect();
-    let layout = t3_layout(format, &by_key);
+    let index = FactIndex::new(facts);
+    let layout = t3_layout(format, &index);
     let mut numbers = Vec::new();
     identities(layout)
         .iter()
-        .map(|identity| balance(identity, &by_key, &mut numbers))
+        .map(|identity| balance(identity, &index, &mut numbers))
         .collect()
+}
+
+/// A report's facts by metric: by catalogue position for catalogue keys (every fact the parser
+/// emits), by a scan for any other key. The last fact of a metric wins, as in a map built
+/// from the facts in order.
+struct FactIndex<'a> {
+    facts: &'a [Fact],
+    by_position: Vec<Option<&'a Fact>>,
+}
+
+impl<'a> FactIndex<'a> {
+    fn new(facts: &'a [Fact]) -> Self {
+        let mut by_position = vec![None; metrics::all().len()];
+        for f in facts {
+            if let Some(slot) = metrics::position(&f.metric).and_then(|i| by_position.get_mut(i)) {
+                *slot = Some(f);
+            }
+        }
+        FactIndex { facts, by_position }
+    }
+
+    /// The fact of `key`, whose catalogue position is `position`.
+    fn get(&self, position: Option<usize>, key: &str) -> Option<&'a Fact> {
+        match position {
+            Some(i) => self.by_position.get(i).copied().flatten(),
+            None => self.facts.iter().rev().find(|f| f.metric == key),
+        }
+    }
 }
 
 /// `total` must equal `Σ plus − Σ minus`; skipped when the total cell holds no number or no
 /// addend does. Missing, empty and `na` addends count as 0 otherwise. `numbers` is scratch
 /// space, reused so that each key is looked up once without allocating per instance.
-fn balance(
-    identity: &Identity,
-    by_key: &HashMap<&str, &Fact>,
-    numbers: &mut Vec<Option<f64>>,
-) -> Check {
+fn balance(identity: &Identity, facts: &FactIndex, numbers: &mut Vec<Option<f64>>) -> Check {
     // A cell's number, or `None` when the cell is missing, empty, `na` or text.
     numbers.clear();
     numbers.extend(
         identity
-            .keys
+            .positions
             .iter()
-            .map(|k| by_key.get(k.as_str()).and_then(|f| f.value)),
+            .zip(&identity.keys)
+            .map(|(&position, key)| facts.get(position, key).and_then(|f| f.value)),
     );
     let (actual, addends) = (numbers[0], &numbers[1..]);
     let (plus, minus) = addends.split_at(identity.plus);
@@ -222,8 +255,13 @@ pub fn warnings(facts: &[Fact], format: Format, year: Option<i32>) -> Vec<Warnin
     let mut out = Vec::new();
     for f in facts {
         let Some(v) = f.value else { continue };
-        let signed = crate::metrics::get(&f.metric).is_some_and(|m| m.unit == "signed_count");
-        if v < 0.0 && !signed && f.state == CellState::Number {
+        // The catalogue lookup only for the rare negative number.
+        let negative = v < 0.0 && f.state == CellState::Number;
+        if !negative {
+            continue;
+        }
+        let signed = metrics::get(&f.metric).is_some_and(|m| m.unit == "signed_count");
+        if !signed {
             out.push(Warning {
                 rule: "negative_count".into(),
                 message: format!("{} is negative ({})", f.metric, f.raw),

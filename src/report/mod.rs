@@ -134,26 +134,33 @@ pub fn parse_tables(tables: &[Table], text: &str, source: &str, encoding: &str) 
     })
 }
 
-/// True when the text is markup rather than a plain-text copy.
+/// True when the text is markup rather than a plain-text copy: one of a few opening tags, in
+/// any case, within the first 4096 characters. Compared in place at each `<` rather than on a
+/// lowercased copy of the head (the tags are ASCII, so this finds the same tags).
 fn looks_like_html(text: &str) -> bool {
-    let head: String = text
-        .chars()
-        .take(4096)
-        .collect::<String>()
-        .to_ascii_lowercase();
-    [
-        "<html",
-        "<!doctype",
-        "<table",
-        "<body",
-        "<p",
-        "<div",
-        "<meta",
-        "<head",
-        "<span",
-    ]
-    .iter()
-    .any(|tag| head.contains(tag))
+    const TAGS: [&[u8]; 9] = [
+        b"<html",
+        b"<!doctype",
+        b"<table",
+        b"<body",
+        b"<p",
+        b"<div",
+        b"<meta",
+        b"<head",
+        b"<span",
+    ];
+    let end = text.char_indices().nth(4096).map_or(text.len(), |(i, _)| i);
+    let head = &text.as_bytes()[..end];
+    head.iter()
+        .enumerate()
+        .filter(|(_, b)| **b == b'<')
+        .any(|(i, _)| {
+            let rest = &head[i..];
+            TAGS.iter().any(|tag| {
+                rest.get(..tag.len())
+                    .is_some_and(|w| w.eq_ignore_ascii_case(tag))
+            })
+        })
 }
 
 /// Everything the interpretation needs, whatever the front end.

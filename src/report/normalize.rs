@@ -37,7 +37,13 @@ fn is_space(ch: char) -> bool {
 /// cell: ASCII, CJK ideographs and common punctuation), which skips decomposing and
 /// recomposing it.
 pub fn nfkc(s: &str) -> Cow<'_, str> {
-    if is_plainly_nfkc(s) || is_nfkc_quick(s.chars()) == IsNormalized::Yes {
+    if is_plainly_nfkc(s) {
+        return Cow::Borrowed(s);
+    }
+    if let Some(narrowed) = narrow_full_width(s) {
+        return Cow::Owned(narrowed);
+    }
+    if is_nfkc_quick(s.chars()) == IsNormalized::Yes {
         Cow::Borrowed(s)
     } else {
         Cow::Owned(s.nfkc().collect())
@@ -45,33 +51,74 @@ pub fn nfkc(s: &str) -> Cow<'_, str> {
 }
 
 /// True when every character is one that NFKC leaves alone whatever surrounds it (ASCII, the
-/// CJK Unified Ideographs block, 、 and 。: no decomposition, combining class 0, quick check
-/// `Yes`). Nearly every label and value cell passes, and this costs a comparison per
-/// character where `is_nfkc_quick` pays a table search; a test checks every character of
-/// these ranges against the quick check itself.
+/// CJK Unified Ideographs block, common CJK punctuation and quotes: no decomposition,
+/// combining class 0, never the second of a composition pair). Nearly every value cell and
+/// most label text passes, and this costs a comparison per character where `is_nfkc_quick`
+/// pays a table search; a test checks every such character against the library.
 fn is_plainly_nfkc(s: &str) -> bool {
     s.is_ascii() || s.chars().all(is_plain_nfkc_char)
 }
 
 fn is_plain_nfkc_char(c: char) -> bool {
-    c.is_ascii() || ('\u{4e00}'..='\u{9fff}').contains(&c) || matches!(c, '、' | '。')
+    c.is_ascii()
+        || ('\u{4e00}'..='\u{9fff}').contains(&c)
+        || matches!(
+            c,
+            '、' | '。' | '《' | '》' | '「' | '」' | '“' | '”' | '‘' | '’' | '—'
+        )
+}
+
+/// NFKC of text that is plain (see [`is_plain_nfkc_char`]) except for full-width ASCII forms
+/// (`（一）`, `1．`, `：`) and the ideographic space, whose NFKC is simply their ASCII
+/// counterpart: the template's labels are all like this, and the general algorithm
+/// (decompose, reorder, recompose) costs far more. `None` for any other text.
+fn narrow_full_width(s: &str) -> Option<String> {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        out.push(narrow_char(c)?);
+    }
+    Some(out)
+}
+
+/// NFKC of one character of the fast set, `None` outside it.
+fn narrow_char(c: char) -> Option<char> {
+    match c {
+        _ if is_plain_nfkc_char(c) => Some(c),
+        // U+FF01..=U+FF5E are `<wide>` forms of U+0021..=U+007E, at a fixed offset.
+        '\u{ff01}'..='\u{ff5e}' => char::from_u32(u32::from(c) - 0xfee0),
+        '\u{3000}' => Some(' '),
+        _ => None,
+    }
 }
 
 /// The matching form of a label: NFKC (full-width to half-width), no whitespace at all (PDF text
 /// breaks header words with spaces), numbering `1、` / `1．` / `1.` unified to `1.`, quotes removed.
 pub fn key(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
-    for ch in nfkc(s).chars() {
-        if is_space(ch) {
-            continue;
-        }
-        match ch {
-            '、' | '．' | '。' if out.ends_with(|c: char| c.is_ascii_digit()) => out.push('.'),
-            '“' | '”' | '‘' | '’' | '"' | '\'' | '「' | '」' | '《' | '》' => {}
-            _ => out.push(ch),
+    // Almost every label is in the fast set of `narrow_char`, whose NFKC goes character by
+    // character: no intermediate normalised copy. Anything else takes the full `nfkc`.
+    let fast = s
+        .chars()
+        .all(|c| narrow_char(c).map(|n| push_key_char(&mut out, n)).is_some());
+    if !fast {
+        out.clear();
+        for ch in nfkc(s).chars() {
+            push_key_char(&mut out, ch);
         }
     }
     out
+}
+
+/// Appends one NFKC character of a label to its key (see [`key`]).
+fn push_key_char(out: &mut String, ch: char) {
+    if is_space(ch) {
+        return;
+    }
+    match ch {
+        '、' | '．' | '。' if out.ends_with(|c: char| c.is_ascii_digit()) => out.push('.'),
+        '“' | '”' | '‘' | '’' | '"' | '\'' | '「' | '」' | '《' | '》' => {}
+        _ => out.push(ch),
+    }
 }
 
 /// An exact decimal, so that `31.2万元` becomes exactly 312000 yuan.
@@ -372,24 +419,32 @@ mod tests {
         assert_eq!(d.shift(-4).to_f64(), 25.1);
     }
 
+    /// The fast paths of [`nfkc`] agree with the library on every character they accept, alone
+    /// and between other characters of the fast set (composition looks at neighbours).
     #[test]
-    fn plain_nfkc_characters_pass_the_quick_check() {
-        let plain = ('\0'..='\u{7f}')
-            .chain('\u{4e00}'..='\u{9fff}')
-            .chain(['、', '。']);
-        for c in plain {
-            assert!(is_plain_nfkc_char(c));
-            // Alone and after an ideograph: the quick check also looks at combining classes.
-            let pair = format!("中{c}");
-            assert_eq!(
-                is_nfkc_quick(std::iter::once(c)),
-                IsNormalized::Yes,
-                "{c:?}"
-            );
-            assert_eq!(is_nfkc_quick(pair.chars()), IsNormalized::Yes, "{c:?}");
+    fn fast_nfkc_agrees_with_the_library() {
+        let fast: Vec<char> = ('\0'..='\u{ffff}')
+            .filter(|c| narrow_char(*c).is_some())
+            .collect();
+        assert!(fast.len() > 20_000 + 128 + 94);
+        for &c in &fast {
+            for text in [format!("{c}"), format!("中{c}1"), format!("e{c}（")] {
+                let slow: String = text.nfkc().collect();
+                assert_eq!(nfkc(&text), slow, "{c:?}");
+            }
+            if is_plain_nfkc_char(c) {
+                assert_eq!(
+                    is_nfkc_quick(std::iter::once(c)),
+                    IsNormalized::Yes,
+                    "{c:?}"
+                );
+            }
         }
         assert!(!is_plainly_nfkc("（一）"));
         assert_eq!(nfkc("（一）予以公开"), "(一)予以公开");
+        // Outside the fast set: the library decides.
+        assert_eq!(nfkc("e\u{301}"), "é");
+        assert_eq!(nfkc("㈠"), "(一)");
     }
 
     #[test]
