@@ -310,3 +310,26 @@ fn classify_without_tables(report: &mut ParsedReport, text: &str, images: usize)
         });
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn html_is_recognised_by_a_tag_in_any_case_near_the_top() {
+        assert!(looks_like_html("<!DOCTYPE html><p>x"));
+        assert!(looks_like_html("报告\n<TABLE border=1>"));
+        assert!(looks_like_html("一、总体情况 <Span>"));
+        assert!(!looks_like_html("一、总体情况\n\t本年新收\t3\n"));
+        assert!(!looks_like_html("a < p, b > q"));
+        // Only the first 4096 characters count (multi-byte ones too).
+        let late = format!("{}<table>", "年".repeat(4096));
+        assert!(!looks_like_html(&late));
+        let cut = format!("{}<table>", "年".repeat(4091));
+        assert!(!looks_like_html(&cut));
+        let just_in = format!("{}<table>", "年".repeat(4090));
+        assert!(looks_like_html(&just_in));
+        let fits = format!("{}<p", "年".repeat(4094));
+        assert!(looks_like_html(&fits));
+    }
+}

@@ -81,6 +81,8 @@ struct Walker<'a> {
     seen: Vec<bool>,
     /// Reused buffer for the metric key of the cell being emitted.
     key: String,
+    /// Catalogue position of the last metric looked up.
+    last_position: Option<usize>,
     t2: Table2State,
     t3: Table3State<'a>,
     t4: Table4State<'a>,
@@ -510,7 +512,7 @@ impl<'a> Walker<'a> {
         for part in key_parts {
             self.key.push_str(part);
         }
-        let Some(ordinal) = metrics::position(&self.key) else {
+        let Some(ordinal) = self.key_position() else {
             return;
         };
         if self.seen.is_empty() {
@@ -528,6 +530,26 @@ impl<'a> Walker<'a> {
         }
         let metric = &metrics::all()[ordinal];
         self.out.facts.push(fact(metric, table, cell));
+    }
+}
+
+impl Walker<'_> {
+    /// Catalogue position of the key in `self.key`. Cells arrive in catalogue order nearly
+    /// always (the template's rows and columns are the catalogue's), so the position after the
+    /// last one is tried first: one string comparison instead of hashing the key. Keys are
+    /// unique in the catalogue (a test in `metrics` holds it to that), so a hit is the
+    /// position the index would give.
+    fn key_position(&mut self) -> Option<usize> {
+        let next = self.last_position.map_or(0, |p| p + 1);
+        let position = if metrics::all().get(next).is_some_and(|m| m.key == self.key) {
+            Some(next)
+        } else {
+            metrics::position(&self.key)
+        };
+        if position.is_some() {
+            self.last_position = position;
+        }
+        position
     }
 }
 
@@ -728,6 +750,35 @@ mod tests {
         assert_eq!(
             (f.metric.as_str(), f.state),
             ("requests.new_received.commercial", CellState::Text)
+        );
+    }
+
+    /// A second row with the same metric is ignored with a warning naming the metric, also
+    /// when it comes after other rows (the catalogue position is then found by the index, not
+    /// by the guess that cells arrive in catalogue order).
+    #[test]
+    fn duplicate_row_is_ignored_with_a_warning() {
+        let new1 = row(&["一、本年新收政府信息公开申请数量"], &ZEROS);
+        let carried = row(&["二、上年结转政府信息公开申请数量"], &ZEROS);
+        let new2 = row(
+            &["一、本年新收政府信息公开申请数量"],
+            &["2", "0", "0", "0", "0", "0", "2"],
+        );
+        let ext = extract(&[rows(&[&new1, &carried, &new2])]);
+        assert_eq!(ext.facts.len(), 14);
+        assert_eq!(ext.facts[0].metric, "requests.new_received.natural_person");
+        assert_eq!(ext.facts[0].value, Some(0.0));
+        assert_eq!(ext.facts[7].metric, "requests.carried_over.natural_person");
+        let dups: Vec<&str> = ext
+            .warnings
+            .iter()
+            .filter(|w| w.rule == "duplicate_cell")
+            .map(|w| w.message.as_str())
+            .collect();
+        assert_eq!(dups.len(), 7);
+        assert_eq!(
+            dups[0],
+            "requests.new_received.natural_person: a second cell (`2`) was ignored"
         );
     }
 
