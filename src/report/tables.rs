@@ -531,9 +531,7 @@ impl<'a> Walker<'a> {
         let metric = &metrics::all()[ordinal];
         self.out.facts.push(fact(metric, table, cell));
     }
-}
 
-impl Walker<'_> {
     /// Catalogue position of the key in `self.key`. Cells arrive in catalogue order nearly
     /// always (the template's rows and columns are the catalogue's), so the position after the
     /// last one is tried first: one string comparison instead of hashing the key. Keys are
