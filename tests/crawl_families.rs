@@ -204,6 +204,8 @@ async fn gkmlpt_and_jiyue_hosts_are_crawled_completely() {
 
     // One ingested report per truth URL, with the simulator's facts.
     let archive = gknb::store::Archive::open_read_only(&db).unwrap();
+    // Sound file, and no row pointing nowhere (batches do not enforce foreign keys).
+    assert_eq!(archive.integrity_check().unwrap(), vec!["ok"]);
     for name in &names {
         for t in sim.truth(name) {
             let ids: Vec<i64> = {

@@ -225,6 +225,10 @@ async fn kill_9_then_resume_equals_an_uninterrupted_crawl() {
         total as i64,
         "a duplicate report"
     );
+    // A sound file after the kill and the resume, with no row pointing nowhere.
+    let archive = gknb::store::Archive::open_read_only(&db).unwrap();
+    assert_eq!(archive.integrity_check().unwrap(), vec!["ok"]);
+    drop(archive);
     // One run, finished, resumed once.
     assert_eq!(count(&db, "SELECT COUNT(*) FROM crawl_runs"), 1);
     assert_eq!(

@@ -249,6 +249,8 @@ async fn crawl_finds_every_report_once_politely() {
     // Report pages were parsed on the way in and ingested, with the facts the simulator
     // published.
     let archive = gknb::store::Archive::open_read_only(&db).unwrap();
+    // Sound file, and no row pointing nowhere (batches do not enforce foreign keys).
+    assert_eq!(archive.integrity_check().unwrap(), vec!["ok"]);
     for name in COMPLETE {
         for t in sim.truth(name) {
             let id: i64 = archive

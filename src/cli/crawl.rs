@@ -109,10 +109,7 @@ pub fn run(args: Args, ctx: &Context) -> anyhow::Result<ExitCode> {
         max_pages: None,
     };
     crawl::tune_malloc();
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .context("cannot start the async runtime")?;
+    let rt = crawl::runtime().context("cannot start the async runtime")?;
     let summary = rt
         .block_on(crawl::crawl(&db, &seeds, opts))
         .with_context(|| format!("crawl into {} failed", db.display()))?;

@@ -7,15 +7,15 @@
 //!
 //! Both compare consecutive years only, and only reports whose tables were read (status `ok`
 //! or `invalid`). A check is `skipped` when a cell it needs holds no number. The instances are
-//! attached to the later year's primary report and recomputed for the whole agency whenever
-//! one of its reports changes.
+//! attached to the later year's primary report and recomputed, whenever one of the agency's
+//! reports changes, for the two year pairs that report's year belongs to.
 
 use std::collections::HashMap;
 
 use rusqlite::Connection;
 
 use super::Result;
-use super::write::insert_checks;
+use super::write::{MetricIds, insert_checks};
 use crate::model::{CellState, Check, CheckStatus};
 
 /// Rule names written by this module.
@@ -36,64 +36,90 @@ const IN_FORCE_GROUPS: [&str; 2] = ["rules", "normative"];
 /// One primary report of the agency.
 struct YearReport {
     id: i64,
-    year: i32,
     format: String,
 }
 
 /// Cells of one year: metric → (value, state).
 type Cells = HashMap<String, (Option<f64>, CellState)>;
 
-/// Recomputes every cross-year check of one agency.
-pub(super) fn refresh(tx: &Connection, agency_id: i64) -> Result<()> {
-    tx.prepare_cached(
-        "DELETE FROM checks WHERE rule IN ('carryover_continuity', 'in_force_continuity') \
-         AND report_id IN (SELECT id FROM reports WHERE agency_id = ?1)",
-    )?
-    .execute([agency_id])?;
-    let years = primary_years(tx, agency_id)?;
-    if years.len() < 2 {
+/// Recomputes the cross-year checks of one agency that a change to the `touched` years can
+/// alter. A year's report carries the checks comparing it with the year before, so a change to
+/// year Y (a new report, another primary, a report leaving the year) alters the checks of Y and
+/// of Y + 1, and nothing else: refreshing only those keeps the cost of a report independent of
+/// how many years the agency has published.
+pub(super) fn refresh(
+    tx: &Connection,
+    agency_id: i64,
+    touched: &[i32],
+    metric_ids: &mut MetricIds,
+) -> Result<()> {
+    let mut years: Vec<i32> = touched.iter().flat_map(|&y| [y, y + 1]).collect();
+    years.sort_unstable();
+    years.dedup();
+    let (Some(&first), Some(&last)) = (years.first(), years.last()) else {
         return Ok(());
+    };
+    let mut delete = tx.prepare_cached(
+        "DELETE FROM checks WHERE rule IN ('carryover_continuity', 'in_force_continuity') \
+         AND report_id IN (SELECT id FROM reports WHERE agency_id = ?1 AND year = ?2)",
+    )?;
+    for &y in &years {
+        delete.execute(rusqlite::params![agency_id, y])?;
     }
-    let cells = cells_by_year(tx, agency_id)?;
+    let primaries = primary_years(tx, agency_id, first - 1, last)?;
+    let cells = cells_by_year(tx, agency_id, first - 1, last)?;
     let empty = Cells::new();
-    for pair in years.windows(2) {
-        let [prev, cur] = pair else { continue };
-        if cur.year != prev.year + 1 {
+    for &y in &years {
+        let (Some(prev), Some(cur)) = (primaries.get(&(y - 1)), primaries.get(&y)) else {
             continue;
-        }
-        let prev_cells = cells.get(&prev.year).unwrap_or(&empty);
-        let cur_cells = cells.get(&cur.year).unwrap_or(&empty);
+        };
+        let prev_cells = cells.get(&(y - 1)).unwrap_or(&empty);
+        let cur_cells = cells.get(&y).unwrap_or(&empty);
         let mut checks = carryover(prev_cells, cur_cells);
         if prev.format == "2021" && cur.format == "2021" {
             checks.extend(in_force(prev_cells, cur_cells));
         }
-        insert_checks(tx, cur.id, &checks, &mut Default::default())?;
+        insert_checks(tx, cur.id, &checks, metric_ids)?;
     }
     Ok(())
 }
 
-fn primary_years(tx: &Connection, agency_id: i64) -> Result<Vec<YearReport>> {
+/// The agency's primary reports from `first` to `last` whose tables were read, by year.
+fn primary_years(
+    tx: &Connection,
+    agency_id: i64,
+    first: i32,
+    last: i32,
+) -> Result<HashMap<i32, YearReport>> {
     let mut stmt = tx.prepare_cached(
-        "SELECT id, year, format FROM reports WHERE agency_id = ?1 AND is_primary = 1 \
-         AND year IS NOT NULL AND status IN ('ok', 'invalid') ORDER BY year",
+        "SELECT id, year, format FROM reports WHERE agency_id = ?1 AND year BETWEEN ?2 AND ?3 \
+         AND is_primary = 1 AND status IN ('ok', 'invalid')",
     )?;
-    let rows = stmt.query_map([agency_id], |r| {
-        Ok(YearReport {
-            id: r.get(0)?,
-            year: r.get(1)?,
-            format: r.get(2)?,
-        })
+    let rows = stmt.query_map(rusqlite::params![agency_id, first, last], |r| {
+        Ok((
+            r.get::<_, i32>(1)?,
+            YearReport {
+                id: r.get(0)?,
+                format: r.get(2)?,
+            },
+        ))
     })?;
-    Ok(rows.collect::<Result<Vec<_>, _>>()?)
+    Ok(rows.collect::<Result<HashMap<_, _>, _>>()?)
 }
 
-fn cells_by_year(tx: &Connection, agency_id: i64) -> Result<HashMap<i32, Cells>> {
+fn cells_by_year(
+    tx: &Connection,
+    agency_id: i64,
+    first: i32,
+    last: i32,
+) -> Result<HashMap<i32, Cells>> {
     let mut stmt = tx.prepare_cached(
-        "SELECT year, metric, value, state FROM facts WHERE agency_id = ?1 AND \
-         (metric LIKE 'requests.carried_over.%' OR metric LIKE 'requests.carried_forward.%' \
+        "SELECT year, metric, value, state FROM facts WHERE agency_id = ?1 \
+         AND year BETWEEN ?2 AND ?3 \
+         AND (metric LIKE 'requests.carried_over.%' OR metric LIKE 'requests.carried_forward.%' \
           OR metric LIKE 'active.rules.%' OR metric LIKE 'active.normative.%')",
     )?;
-    let mut rows = stmt.query([agency_id])?;
+    let mut rows = stmt.query(rusqlite::params![agency_id, first, last])?;
     let mut out: HashMap<i32, Cells> = HashMap::new();
     while let Some(r) = rows.next()? {
         let year: i32 = r.get(0)?;

@@ -252,6 +252,31 @@ const TABLES: &[TableDoc] = &[
         ],
     ),
     (
+        "fact_cells",
+        "Storage of the view facts: the same rows, naming the metric by its id in metric_keys. Query facts or facts_labeled instead.",
+        &[
+            ("agency_id", "Agency."),
+            ("year", "Report year."),
+            ("metric_id", "The metric (metric_keys.id)."),
+            ("value", "The number; empty unless state is number."),
+            ("state", "number, empty, na or text."),
+            ("raw", "Cell text as printed."),
+            ("report_id", "The report it comes from."),
+            ("report_table", "二, 三 or 四."),
+            ("source_row", "Grid row of the cell (0-based)."),
+            ("source_col", "Grid column of the cell (0-based)."),
+            (
+                "source_page",
+                "Page of the cell in a PDF (1-based); empty otherwise.",
+            ),
+        ],
+    ),
+    (
+        "metric_keys",
+        "Every metric key the archive has stored facts under, with an id that never changes (metrics, the catalogue, is rewritten when the catalogue changes).",
+        &[("id", "Permanent id."), ("key", "Metric key.")],
+    ),
+    (
         "checks",
         "Every check instance of every report: pass, fail or skipped (a total or all parts blank).",
         &[

@@ -7,8 +7,8 @@
 //!
 //! Concurrency model: one writer at a time, enforced by an OS advisory lock on `<db>.lock`
 //! (released by the kernel when the process dies, even under `kill -9`), any number of readers
-//! (WAL mode). Each report is written in one transaction (or one savepoint of a [`Batch`]), so
-//! a killed writer never leaves a half-written report behind.
+//! (WAL mode). Each report is written in one transaction (or inside the transaction of a
+//! [`Batch`]), so a killed writer never leaves a half-written report behind.
 //!
 //! The library offers what the CLI does:
 //!
@@ -108,6 +108,13 @@ pub enum StoreError {
     /// The caller passed something the archive cannot store.
     #[error("{0}")]
     Invalid(String),
+    /// A write of a [`Batch`] failed after changing the archive, so the whole batch (its
+    /// uncommitted reports and documents) was rolled back; nothing of it is in the archive.
+    #[error("{source} (the {lost} uncommitted writes of the batch were rolled back)")]
+    BatchRolledBack {
+        lost: usize,
+        source: Box<StoreError>,
+    },
 }
 
 /// Result type of this module.
@@ -118,6 +125,8 @@ pub struct Archive {
     conn: Connection,
     path: PathBuf,
     read_only: bool,
+    /// `metric_keys` as committed when the archive was opened (ids never change).
+    metric_ids: std::collections::HashMap<String, i64>,
     /// Held only to keep the advisory lock; the kernel releases it when the file is closed or
     /// the process dies.
     _lock: Option<File>,
@@ -144,10 +153,12 @@ impl Archive {
             conn,
             path,
             read_only: false,
+            metric_ids: Default::default(),
             _lock: Some(lock),
         };
         schema::migrate(&mut archive.conn)?;
         schema::sync_metrics(&mut archive.conn)?;
+        archive.metric_ids = schema::metric_ids(&archive.conn)?;
         Ok(archive)
     }
 
@@ -184,6 +195,7 @@ impl Archive {
             conn,
             path,
             read_only: true,
+            metric_ids: Default::default(),
             _lock: None,
         })
     }
@@ -209,11 +221,29 @@ impl Archive {
         &mut self.conn
     }
 
-    /// Runs `PRAGMA integrity_check` and returns its messages (`["ok"]` when healthy).
+    /// Runs `PRAGMA integrity_check` and `PRAGMA foreign_key_check` and returns their
+    /// messages (`["ok"]` when healthy). Batched writes do not enforce foreign keys as they
+    /// go (see [`Batch`]), so this is where a row pointing nowhere would show.
     pub fn integrity_check(&self) -> Result<Vec<String>> {
         let mut stmt = self.conn.prepare("PRAGMA integrity_check")?;
         let rows = stmt.query_map([], |r| r.get::<_, String>(0))?;
-        Ok(rows.collect::<Result<Vec<_>, _>>()?)
+        let mut out = rows.collect::<Result<Vec<_>, _>>()?;
+        let mut stmt = self.conn.prepare("PRAGMA foreign_key_check")?;
+        let dangling = stmt.query_map([], |r| {
+            Ok(format!(
+                "{} row {} points to a missing row of {}",
+                r.get::<_, String>(0)?,
+                r.get::<_, Option<i64>>(1)?
+                    .map_or_else(|| "?".to_string(), |id| id.to_string()),
+                r.get::<_, String>(2)?
+            ))
+        })?;
+        let dangling = dangling.collect::<Result<Vec<_>, _>>()?;
+        if !dangling.is_empty() {
+            out.retain(|m| m != "ok");
+            out.extend(dangling);
+        }
+        Ok(out)
     }
 
     fn ensure_writable(&self) -> Result<()> {
@@ -235,7 +265,7 @@ fn configure(conn: &Connection) -> Result<()> {
     conn.pragma_update(None, "journal_mode", "WAL")?;
     conn.pragma_update(None, "synchronous", "NORMAL")?;
     conn.pragma_update(None, "foreign_keys", "ON")?;
-    // Each report of a batch is written in a savepoint, whose undo journal SQLite otherwise
+    // A multi-row INSERT inside a transaction keeps a statement journal, which SQLite otherwise
     // spills to a temporary file once it passes 64 KB: a write(2) per page touched.
     conn.pragma_update(None, "temp_store", "MEMORY")?;
     // Each report inserts one row per metric into `facts_metric_year`, i.e. into about a

@@ -9,7 +9,7 @@ use rusqlite::{Connection, params};
 use super::Result;
 
 /// Migration `i` takes the file from version `i` to `i + 1`.
-pub(super) const MIGRATIONS: &[&str] = &[V1, V2];
+pub(super) const MIGRATIONS: &[&str] = &[V1, V2, V3];
 
 /// The schema version this build writes.
 pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
@@ -219,6 +219,61 @@ CREATE INDEX checks_failed ON checks (rule) WHERE status = 'fail';
 CREATE INDEX documents_final_url ON documents (final_url) WHERE final_url IS NOT NULL;
 "#;
 
+/// Version 3, for writing speed and size at scale: facts name their metric by a small integer.
+///
+/// The facts table and its (metric, year) index held every metric key as text, 30-odd bytes
+/// repeated in the row and in the index entry, for some 200 facts per report: most of the
+/// archive, and most of what a crawl's single writer spent its time on (comparing long keys,
+/// moving and splitting pages). `fact_cells` holds `metric_id`, a key of `metric_keys`, whose
+/// ids are assigned once and never change (`metrics`, the catalogue, is rewritten when the
+/// catalogue changes). `facts` is now a view with the same columns as the table it replaces,
+/// so every query written against it still works.
+const V3: &str = r#"
+CREATE TABLE metric_keys (
+    id  INTEGER PRIMARY KEY,
+    key TEXT NOT NULL UNIQUE
+);
+INSERT INTO metric_keys (key) SELECT key FROM metrics ORDER BY ordinal;
+INSERT OR IGNORE INTO metric_keys (key) SELECT DISTINCT metric FROM facts ORDER BY metric;
+
+CREATE TABLE fact_cells (
+    agency_id    INTEGER NOT NULL REFERENCES agencies (id),
+    year         INTEGER NOT NULL,
+    metric_id    INTEGER NOT NULL REFERENCES metric_keys (id),
+    value        NUMERIC,
+    state        TEXT NOT NULL,
+    raw          TEXT NOT NULL,
+    report_id    INTEGER NOT NULL REFERENCES reports (id),
+    report_table TEXT NOT NULL,
+    source_row   INTEGER NOT NULL,
+    source_col   INTEGER NOT NULL,
+    source_page  INTEGER,
+    PRIMARY KEY (agency_id, year, metric_id)
+) WITHOUT ROWID;
+INSERT INTO fact_cells
+SELECT f.agency_id, f.year, k.id, f.value, f.state, f.raw, f.report_id, f.report_table,
+       f.source_row, f.source_col, f.source_page
+FROM facts f JOIN metric_keys k ON k.key = f.metric
+ORDER BY f.agency_id, f.year, k.id;
+DROP TABLE facts;
+CREATE INDEX fact_cells_metric_year ON fact_cells (metric_id, year, report_id);
+
+CREATE VIEW facts AS
+SELECT f.agency_id    AS agency_id,
+       f.year         AS year,
+       k.key          AS metric,
+       f.value        AS value,
+       f.state        AS state,
+       f.raw          AS raw,
+       f.report_id    AS report_id,
+       f.report_table AS report_table,
+       f.source_row   AS source_row,
+       f.source_col   AS source_col,
+       f.source_page  AS source_page
+FROM fact_cells f
+JOIN metric_keys k ON k.id = f.metric_id;
+"#;
+
 /// The file's schema version (0 for a new, empty file).
 pub fn version(conn: &Connection) -> Result<i64> {
     Ok(conn.pragma_query_value(None, "user_version", |r| r.get(0))?)
@@ -275,8 +330,20 @@ pub fn sync_metrics(conn: &mut Connection) -> Result<()> {
             ])?;
         }
     }
+    // Ids for new keys; existing keys keep theirs.
+    tx.execute(
+        "INSERT OR IGNORE INTO metric_keys (key) SELECT key FROM metrics ORDER BY ordinal",
+        [],
+    )?;
     tx.commit()?;
     Ok(())
+}
+
+/// `metric_keys`: the id of every metric key the archive knows.
+pub fn metric_ids(conn: &Connection) -> Result<std::collections::HashMap<String, i64>> {
+    let mut stmt = conn.prepare("SELECT key, id FROM metric_keys")?;
+    let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?;
+    Ok(rows.collect::<Result<_, _>>()?)
 }
 
 fn catalogue_matches(conn: &Connection) -> Result<bool> {

@@ -196,6 +196,70 @@ fn a_version_1_file_keeps_its_checks_and_gets_the_failure_index() {
 }
 
 #[test]
+fn a_version_2_file_keeps_its_facts_under_metric_ids() {
+    let (_d, path) = temp();
+    {
+        let c = rusqlite::Connection::open(&path).expect("create");
+        c.execute_batch(schema::MIGRATIONS[0]).expect("v1");
+        c.execute_batch(schema::MIGRATIONS[1]).expect("v2");
+        c.execute_batch(
+            "INSERT INTO agencies (id, name, region, first_seen_at) VALUES (1, '某局', '', 't');
+             INSERT INTO bodies (sha256, size, data) VALUES ('s', 1, x'00');
+             INSERT INTO documents (id, url, fetched_at, last_seen_at, sha256, size, kind)
+                 VALUES (1, 'u', 't', 't', 's', 1, 'report');
+             INSERT INTO reports (id, document_id, agency_id, year, year_source, url, format,
+                 status, parser_version, document_sha256, is_primary, fact_count, check_count,
+                 failed_checks, parse_sha256, parsed_at)
+                 VALUES (1, 1, 1, 2021, 'title', 'u', '2021', 'ok', 1, 's', 1, 2, 0, 0, 'p', 't');
+             INSERT INTO facts (agency_id, year, metric, value, state, raw, report_id,
+                 report_table, source_row, source_col)
+                 VALUES (1, 2021, 'requests.granted.total', 7, 'number', '7', 1, '三', 5, 8),
+                        (1, 2021, 'an.old.key', NULL, 'empty', '', 1, '三', 6, 8);
+             PRAGMA user_version = 2;",
+        )
+        .expect("v2 rows");
+    }
+    let mut a = Archive::open(&path).expect("upgrade");
+    assert_eq!(schema::version(a.conn()).expect("version"), SCHEMA_VERSION);
+    let rows: Vec<(String, Option<f64>, String)> = a
+        .conn()
+        .prepare("SELECT metric, value, raw FROM facts ORDER BY metric")
+        .expect("prepare")
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+        .expect("query")
+        .collect::<Result<_, _>>()
+        .expect("rows");
+    assert_eq!(
+        rows,
+        vec![
+            ("an.old.key".to_string(), None, String::new()),
+            (
+                "requests.granted.total".to_string(),
+                Some(7.0),
+                "7".to_string()
+            ),
+        ]
+    );
+    assert_eq!(count(&a, "SELECT count(*) FROM facts_labeled"), 2);
+    // Every catalogue key has an id, the key outside it too, and new reports still write.
+    assert_eq!(
+        count(&a, "SELECT count(*) FROM metric_keys") as usize,
+        crate::metrics::all().len() + 1
+    );
+    a.store_report(
+        &doc("u2", b"page 2022"),
+        &report(2022, Status::Ok, carry(1.0, 2.0)),
+        &hint(),
+    )
+    .expect("store");
+    assert_eq!(
+        count(&a, "SELECT count(*) FROM facts WHERE year = 2022") as usize,
+        carry(1.0, 2.0).len()
+    );
+    assert_eq!(a.integrity_check().expect("integrity"), vec!["ok"]);
+}
+
+#[test]
 fn ingest_writes_report_facts_checks_and_replaces_on_reingest() {
     let (_d, path) = temp();
     let mut a = Archive::open(&path).expect("open");
@@ -439,4 +503,90 @@ fn in_force_continuity_compares_stock_with_issued_and_repealed() {
     );
     assert_eq!(c2023.severity, "warning");
     assert_eq!(c2023.metrics[0], "active.rules.in_force");
+}
+
+/// A check row: (report, rule, subject, status, expected, actual).
+type CheckRow = (i64, String, String, String, Option<f64>, Option<f64>);
+
+/// Cross-year checks of an archive.
+fn cross_year_checks(a: &Archive) -> Vec<CheckRow> {
+    let mut stmt = a
+        .conn()
+        .prepare(
+            "SELECT report_id, rule, subject, status, expected, actual FROM checks \
+             WHERE rule IN ('carryover_continuity', 'in_force_continuity') \
+             ORDER BY report_id, rule, subject",
+        )
+        .expect("prepare");
+    stmt.query_map([], |r| {
+        Ok((
+            r.get(0)?,
+            r.get(1)?,
+            r.get(2)?,
+            r.get(3)?,
+            r.get(4)?,
+            r.get(5)?,
+        ))
+    })
+    .expect("query")
+    .collect::<Result<_, _>>()
+    .expect("rows")
+}
+
+#[test]
+fn cross_year_refresh_of_touched_years_equals_a_full_recompute() {
+    let (_d, path) = temp();
+    let mut a = Archive::open(&path).expect("open");
+    // Years out of order, a gap (2023), a better second report for 2020 that takes over as
+    // primary, and a report re-ingested under another year (2022 → 2024), in one batch and in
+    // single transactions.
+    let steps: [(&str, i32, Status, f64, f64); 7] = [
+        ("u1", 2021, Status::Ok, 4.0, 1.0),
+        ("u2", 2019, Status::Ok, 0.0, 2.0),
+        ("u3", 2022, Status::Ok, 1.0, 6.0),
+        ("u4", 2020, Status::Invalid, 2.0, 9.0),
+        ("u5", 2020, Status::Ok, 2.0, 4.0),
+        ("u3", 2024, Status::Ok, 1.0, 6.0),
+        ("u6", 2025, Status::Ok, 5.0, 0.0),
+    ];
+    {
+        let mut batch = a
+            .batch(usize::MAX, std::time::Duration::MAX)
+            .expect("batch");
+        for (url, year, status, over, forward) in &steps[..4] {
+            let body = format!("page {url}");
+            batch
+                .store_report(
+                    &doc(url, body.as_bytes()),
+                    &report(*year, *status, carry(*over, *forward)),
+                    &hint(),
+                )
+                .expect("store");
+        }
+        batch.commit().expect("commit");
+    }
+    for (url, year, status, over, forward) in &steps[4..] {
+        let body = format!("page {url}");
+        let d = a.put_document(&doc(url, body.as_bytes())).expect("doc");
+        a.ingest_report(&d, &report(*year, *status, carry(*over, *forward)), &hint())
+            .expect("ingest");
+    }
+    let incremental = cross_year_checks(&a);
+    assert!(
+        incremental.iter().any(|c| c.3 == "pass") && incremental.iter().any(|c| c.3 == "fail"),
+        "the steps should produce passing and failing checks: {incremental:?}"
+    );
+    let agency: i64 = a
+        .conn()
+        .query_row("SELECT id FROM agencies", [], |r| r.get(0))
+        .expect("agency");
+    a.conn()
+        .execute(
+            "DELETE FROM checks WHERE rule IN ('carryover_continuity', 'in_force_continuity')",
+            [],
+        )
+        .expect("delete");
+    let all: Vec<i32> = (2018..=2026).collect();
+    crossyear::refresh(a.conn(), agency, &all, &mut Default::default()).expect("refresh");
+    assert_eq!(cross_year_checks(&a), incremental);
 }
