@@ -4,6 +4,10 @@
 //! realistic size) for a few seconds and prints pages/s and MB/s: first the whole parse
 //! (decode, HTML front end, interpretation, checks), then the HTML front end alone
 //! (`report::html::parse_page`).
+//!
+//! For deterministic instruction counts (`valgrind --tool=callgrind`, the machine being shared
+//! and noisy), `GKNB_BENCH_N=10` parses every page exactly that many times instead of for a few
+//! seconds, and `GKNB_BENCH_PAD=0` drops the padding (the simulator's default pages).
 
 use std::time::{Duration, Instant};
 
@@ -12,6 +16,7 @@ use gknb::report::{self, Input};
 use gknb::synth::{self, HtmlStyle};
 
 fn main() {
+    let pad = env_usize("GKNB_BENCH_PAD").unwrap_or(100_000);
     let pages: Vec<String> = (0..8u64)
         .map(|seed| {
             let format = if seed % 2 == 0 {
@@ -21,7 +26,7 @@ fn main() {
             };
             let r = synth::consistent(format, 2020 + seed as i32 % 4, "示例县财政局", seed);
             let style = HtmlStyle {
-                pad_to_bytes: 100_000,
+                pad_to_bytes: pad,
                 ..HtmlStyle::varied(seed)
             };
             synth::render_html(&r, &style)
@@ -56,15 +61,17 @@ fn main() {
 /// Runs `f` over the pages for a few seconds and prints throughput.
 fn measure(what: &str, pages: &[String], avg_kb: f64, f: impl Fn(&str)) {
     let budget = Duration::from_secs(4);
+    let rounds = env_usize("GKNB_BENCH_N");
     let cpu_start = cpu_seconds();
     let start = Instant::now();
-    let (mut n, mut bytes) = (0usize, 0usize);
-    while start.elapsed() < budget {
+    let (mut n, mut bytes, mut round) = (0usize, 0usize, 0usize);
+    while rounds.map_or(start.elapsed() < budget, |r| round < r) {
         for p in pages {
             f(p);
             n += 1;
             bytes += p.len();
         }
+        round += 1;
     }
     let secs = start.elapsed().as_secs_f64();
     println!(
@@ -81,6 +88,11 @@ fn measure(what: &str, pages: &[String], avg_kb: f64, f: impl Fn(&str)) {
             bytes as f64 / cpu / 1e6
         );
     }
+}
+
+/// A numeric environment variable, when set and valid.
+fn env_usize(name: &str) -> Option<usize> {
+    std::env::var(name).ok()?.parse().ok()
 }
 
 /// User + system CPU time of this process, from /proc (Linux); `None` elsewhere.

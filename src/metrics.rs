@@ -3,6 +3,7 @@
 //! The keys are the public vocabulary of the archive, the CLI and every export; the parser may
 //! only emit keys that appear here (a unit test holds it to that).
 
+use std::collections::HashMap;
 use std::sync::OnceLock;
 
 /// The catalogue exactly as shipped.
@@ -37,15 +38,30 @@ pub fn all() -> &'static [Metric] {
 
 /// Looks a metric up by key.
 pub fn get(key: &str) -> Option<&'static Metric> {
-    all().iter().find(|m| m.key == key)
+    position(key).map(|i| &all()[i])
 }
 
 /// Position of a key in the catalogue: a stable sort order for output.
 pub fn ordinal(key: &str) -> usize {
-    all()
-        .iter()
-        .position(|m| m.key == key)
-        .unwrap_or(usize::MAX)
+    position(key).unwrap_or(usize::MAX)
+}
+
+/// Position of the first metric with `key`, through an index built once: the parser looks up
+/// every value cell and sorts every report's facts by it, and a scan of the catalogue per
+/// lookup was a visible share of parsing.
+pub fn position(key: &str) -> Option<usize> {
+    static INDEX: OnceLock<HashMap<&'static str, usize>> = OnceLock::new();
+    INDEX
+        .get_or_init(|| {
+            let mut index = HashMap::new();
+            for (i, m) in all().iter().enumerate() {
+                // The first metric with a key wins, as a scan would find it.
+                index.entry(m.key).or_insert(i);
+            }
+            index
+        })
+        .get(key)
+        .copied()
 }
 
 /// Metrics of one template format (`2019` or `2021`), in catalogue order.

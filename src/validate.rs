@@ -5,8 +5,9 @@
 //! than failed: its total cell is empty or `na` (never invent a total), or every addend is empty
 //! or `na` (the agency filled only the total).
 
-use std::collections::HashMap;
+use std::sync::OnceLock;
 
+use crate::metrics;
 use crate::model::{CellState, Check, CheckStatus, Fact, Format, Warning};
 use crate::report::tables::{T3_COLUMNS, T4_COLUMNS, T4_GROUPS};
 
@@ -16,24 +17,39 @@ pub const HARD_RULES: [&str; 4] = ["T3-A", "T3-B", "T3-C", "T4"];
 /// Two sums closer than this are equal (counts are integers; this absorbs float noise only).
 const TOLERANCE: f64 = 1e-6;
 
-/// Table 三 result rows (the addends of T3-B) of a report, per format. A format-2021 report that
-/// prints （六）其他处理 as one row (the 2019 layout) is summed with that row: the numbers are
-/// the agency's, only the split into three sub-rows is missing.
-fn t3b_rows(format: Format, by_key: &HashMap<&str, &Fact>) -> Vec<&'static str> {
-    let single_other = by_key.contains_key("requests.other_handling.total")
-        || by_key.contains_key("requests.other_handling.natural_person");
-    let split_other = ["no_correction", "unpaid_fee", "other"].iter().any(|s| {
-        by_key.contains_key(format!("requests.other_handling.{s}.total").as_str())
-            || by_key.contains_key(format!("requests.other_handling.{s}.natural_person").as_str())
-    });
-    let format = match format {
-        Format::F2021 if single_other && !split_other => Format::F2019,
-        f => f,
+/// The table 三 layout a report's checks follow: format 2021's, or format 2019's single
+/// （六）其他处理 row. A format-2021 report that prints （六）其他处理 as one row (the 2019 layout)
+/// is summed with that row: the numbers are the agency's, only the split into three sub-rows is
+/// missing.
+fn t3_layout(format: Format, facts: &FactIndex) -> Format {
+    const SINGLE: [&str; 2] = [
+        "requests.other_handling.total",
+        "requests.other_handling.natural_person",
+    ];
+    const SPLIT: [&str; 6] = [
+        "requests.other_handling.no_correction.total",
+        "requests.other_handling.no_correction.natural_person",
+        "requests.other_handling.unpaid_fee.total",
+        "requests.other_handling.unpaid_fee.natural_person",
+        "requests.other_handling.other.total",
+        "requests.other_handling.other.natural_person",
+    ];
+    if format != Format::F2021 {
+        return Format::F2019;
+    }
+    let has = |keys: &[&str]| {
+        keys.iter()
+            .any(|k| facts.get(metrics::position(k), k).is_some())
     };
-    t3b_rows_of(format)
+    if has(&SINGLE) && !has(&SPLIT) {
+        Format::F2019
+    } else {
+        Format::F2021
+    }
 }
 
-fn t3b_rows_of(format: Format) -> Vec<&'static str> {
+/// Table 三 result rows (the addends of T3-B) of a table 三 layout.
+fn t3b_rows_of(layout: Format) -> Vec<&'static str> {
     let mut rows = vec![
         "granted",
         "partial",
@@ -54,7 +70,7 @@ fn t3b_rows_of(format: Format) -> Vec<&'static str> {
         "not_processed.excessive",
         "not_processed.confirm_reissue",
     ];
-    if format == Format::F2021 {
+    if layout == Format::F2021 {
         rows.extend([
             "other_handling.no_correction",
             "other_handling.unpaid_fee",
@@ -66,98 +82,171 @@ fn t3b_rows_of(format: Format) -> Vec<&'static str> {
     rows
 }
 
-/// Every table 三 row of a report (the subjects of T3-C).
-fn t3_rows(format: Format, by_key: &HashMap<&str, &Fact>) -> Vec<&'static str> {
+/// Every table 三 row of a layout (the subjects of T3-C).
+fn t3_rows_of(layout: Format) -> Vec<&'static str> {
     let mut rows = vec!["new_received", "carried_over"];
-    rows.extend(t3b_rows(format, by_key));
+    rows.extend(t3b_rows_of(layout));
     rows.extend(["total_handled", "carried_forward"]);
     rows
 }
 
-/// Runs every hard check for a report of `format` (2019 or 2021).
-pub fn check(facts: &[Fact], format: Format) -> Vec<Check> {
-    let by_key: HashMap<&str, &Fact> = facts.iter().map(|f| (f.metric.as_str(), f)).collect();
-    let ctx = Ctx { by_key };
-    let mut checks = Vec::new();
+/// One identity instance before it meets a report's facts.
+struct Identity {
+    rule: &'static str,
+    subject: &'static str,
+    /// The total's key, then the added keys, then the subtracted ones: exactly the `metrics`
+    /// of the resulting [`Check`].
+    keys: Vec<String>,
+    /// Catalogue position of each key, resolved once so that a report's facts are found
+    /// without hashing the keys again.
+    positions: Vec<Option<usize>>,
+    /// How many keys after the total are added (the rest are subtracted).
+    plus: usize,
+}
+
+impl Identity {
+    fn new(rule: &'static str, subject: &'static str, keys: Vec<String>, plus: usize) -> Self {
+        let positions = keys.iter().map(|k| metrics::position(k)).collect();
+        Identity {
+            rule,
+            subject,
+            keys,
+            positions,
+            plus,
+        }
+    }
+}
+
+/// Every identity instance of a table 三 layout, in output order. Built once per layout (see
+/// [`identities`]): the keys are the same for every report, so no report formats them.
+fn build_identities(layout: Format) -> Vec<Identity> {
+    let mut out = Vec::new();
     for col in T3_COLUMNS {
         // T3-A: 一 + 二 = （七）总计 + 四, read as （七）总计 = 一 + 二 − 四 so that the printed
         // total is the cell that must be present (a blank 四 counts as 0, like any addend).
-        let total = format!("requests.total_handled.{col}");
-        let plus = [
+        let keys = vec![
+            format!("requests.total_handled.{col}"),
             format!("requests.new_received.{col}"),
             format!("requests.carried_over.{col}"),
+            format!("requests.carried_forward.{col}"),
         ];
-        let minus = [format!("requests.carried_forward.{col}")];
-        checks.push(ctx.balance("T3-A", col, &total, &plus, &minus));
+        out.push(Identity::new("T3-A", col, keys, 2));
     }
+    let t3b_rows = t3b_rows_of(layout);
     for col in T3_COLUMNS {
-        let total = format!("requests.total_handled.{col}");
-        let addends: Vec<String> = t3b_rows(format, &ctx.by_key)
-            .iter()
-            .map(|r| format!("requests.{r}.{col}"))
+        let keys: Vec<String> = std::iter::once(format!("requests.total_handled.{col}"))
+            .chain(t3b_rows.iter().map(|r| format!("requests.{r}.{col}")))
             .collect();
-        checks.push(ctx.balance("T3-B", col, &total, &addends, &[]));
+        out.push(Identity::new("T3-B", col, keys, t3b_rows.len()));
     }
-    for row in t3_rows(format, &ctx.by_key) {
-        let total = format!("requests.{row}.total");
-        let addends: Vec<String> = T3_COLUMNS[..6]
-            .iter()
-            .map(|c| format!("requests.{row}.{c}"))
+    for row in t3_rows_of(layout) {
+        let keys: Vec<String> = std::iter::once(format!("requests.{row}.total"))
+            .chain(
+                T3_COLUMNS[..6]
+                    .iter()
+                    .map(|c| format!("requests.{row}.{c}")),
+            )
             .collect();
-        checks.push(ctx.balance("T3-C", row, &total, &addends, &[]));
+        out.push(Identity::new("T3-C", row, keys, 6));
     }
     for group in T4_GROUPS {
-        let total = format!("appeals.{group}.total");
-        let addends: Vec<String> = T4_COLUMNS[..4]
-            .iter()
-            .map(|c| format!("appeals.{group}.{c}"))
+        let keys: Vec<String> = std::iter::once(format!("appeals.{group}.total"))
+            .chain(
+                T4_COLUMNS[..4]
+                    .iter()
+                    .map(|c| format!("appeals.{group}.{c}")),
+            )
             .collect();
-        checks.push(ctx.balance("T4", group, &total, &addends, &[]));
+        out.push(Identity::new("T4", group, keys, 4));
     }
-    checks
+    out
 }
 
-struct Ctx<'a> {
-    by_key: HashMap<&'a str, &'a Fact>,
+/// [`build_identities`] of a layout, built on first use.
+fn identities(layout: Format) -> &'static [Identity] {
+    static BY_LAYOUT: OnceLock<[Vec<Identity>; 2]> = OnceLock::new();
+    let [f2019, f2021] = BY_LAYOUT.get_or_init(|| {
+        [
+            build_identities(Format::F2019),
+            build_identities(Format::F2021),
+        ]
+    });
+    if layout == Format::F2021 {
+        f2021
+    } else {
+        f2019
+    }
 }
 
-impl Ctx<'_> {
-    /// A cell's number, or `None` when the cell is missing, empty, `na` or text.
-    fn number(&self, key: &str) -> Option<f64> {
-        self.by_key.get(key).and_then(|f| f.value)
-    }
+/// Runs every hard check for a report of `format` (2019 or 2021).
+pub fn check(facts: &[Fact], format: Format) -> Vec<Check> {
+    let index = FactIndex::new(facts);
+    let layout = t3_layout(format, &index);
+    let mut numbers = Vec::new();
+    identities(layout)
+        .iter()
+        .map(|identity| balance(identity, &index, &mut numbers))
+        .collect()
+}
 
-    /// `total` must equal `Σ plus − Σ minus`; skipped when the total cell holds no number or
-    /// no addend does. Missing, empty and `na` addends count as 0 otherwise.
-    fn balance(
-        &self,
-        rule: &str,
-        subject: &str,
-        total: &str,
-        plus: &[String],
-        minus: &[String],
-    ) -> Check {
-        let metrics: Vec<String> = std::iter::once(total.to_string())
-            .chain(plus.iter().cloned())
-            .chain(minus.iter().cloned())
-            .collect();
-        let actual = self.number(total);
-        let any_addend = plus.iter().chain(minus).any(|k| self.number(k).is_some());
-        let sum = |keys: &[String]| keys.iter().filter_map(|k| self.number(k)).sum::<f64>();
-        let expected = any_addend.then(|| sum(plus) - sum(minus));
-        let status = match (actual, expected) {
-            (Some(a), Some(e)) if (a - e).abs() < TOLERANCE => CheckStatus::Pass,
-            (Some(_), Some(_)) => CheckStatus::Fail,
-            _ => CheckStatus::Skipped,
-        };
-        Check {
-            rule: rule.to_string(),
-            subject: subject.to_string(),
-            status,
-            expected,
-            actual,
-            metrics,
+/// A report's facts by metric: by catalogue position for catalogue keys (every fact the parser
+/// emits), by a scan for any other key. The last fact of a metric wins, as in a map built
+/// from the facts in order.
+struct FactIndex<'a> {
+    facts: &'a [Fact],
+    by_position: Vec<Option<&'a Fact>>,
+}
+
+impl<'a> FactIndex<'a> {
+    fn new(facts: &'a [Fact]) -> Self {
+        let mut by_position = vec![None; metrics::all().len()];
+        for f in facts {
+            if let Some(slot) = metrics::position(&f.metric).and_then(|i| by_position.get_mut(i)) {
+                *slot = Some(f);
+            }
         }
+        FactIndex { facts, by_position }
+    }
+
+    /// The fact of `key`, whose catalogue position is `position`.
+    fn get(&self, position: Option<usize>, key: &str) -> Option<&'a Fact> {
+        match position {
+            Some(i) => self.by_position.get(i).copied().flatten(),
+            None => self.facts.iter().rev().find(|f| f.metric == key),
+        }
+    }
+}
+
+/// `total` must equal `Σ plus − Σ minus`; skipped when the total cell holds no number or no
+/// addend does. Missing, empty and `na` addends count as 0 otherwise. `numbers` is scratch
+/// space, reused so that each key is looked up once without allocating per instance.
+fn balance(identity: &Identity, facts: &FactIndex, numbers: &mut Vec<Option<f64>>) -> Check {
+    // A cell's number, or `None` when the cell is missing, empty, `na` or text.
+    numbers.clear();
+    numbers.extend(
+        identity
+            .positions
+            .iter()
+            .zip(&identity.keys)
+            .map(|(&position, key)| facts.get(position, key).and_then(|f| f.value)),
+    );
+    let (actual, addends) = (numbers[0], &numbers[1..]);
+    let (plus, minus) = addends.split_at(identity.plus);
+    let any_addend = addends.iter().any(Option::is_some);
+    let sum = |values: &[Option<f64>]| values.iter().filter_map(|v| *v).sum::<f64>();
+    let expected = any_addend.then(|| sum(plus) - sum(minus));
+    let status = match (actual, expected) {
+        (Some(a), Some(e)) if (a - e).abs() < TOLERANCE => CheckStatus::Pass,
+        (Some(_), Some(_)) => CheckStatus::Fail,
+        _ => CheckStatus::Skipped,
+    };
+    Check {
+        rule: identity.rule.to_string(),
+        subject: identity.subject.to_string(),
+        status,
+        expected,
+        actual,
+        metrics: identity.keys.clone(),
     }
 }
 
@@ -166,8 +255,13 @@ pub fn warnings(facts: &[Fact], format: Format, year: Option<i32>) -> Vec<Warnin
     let mut out = Vec::new();
     for f in facts {
         let Some(v) = f.value else { continue };
-        let signed = crate::metrics::get(&f.metric).is_some_and(|m| m.unit == "signed_count");
-        if v < 0.0 && !signed && f.state == CellState::Number {
+        // The catalogue lookup only for the rare negative number.
+        let negative = v < 0.0 && f.state == CellState::Number;
+        if !negative {
+            continue;
+        }
+        let signed = metrics::get(&f.metric).is_some_and(|m| m.unit == "signed_count");
+        if !signed {
             out.push(Warning {
                 rule: "negative_count".into(),
                 message: format!("{} is negative ({})", f.metric, f.raw),

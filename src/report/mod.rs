@@ -134,26 +134,33 @@ pub fn parse_tables(tables: &[Table], text: &str, source: &str, encoding: &str) 
     })
 }
 
-/// True when the text is markup rather than a plain-text copy.
+/// True when the text is markup rather than a plain-text copy: one of a few opening tags, in
+/// any case, within the first 4096 characters. Compared in place at each `<` rather than on a
+/// lowercased copy of the head (the tags are ASCII, so this finds the same tags).
 fn looks_like_html(text: &str) -> bool {
-    let head: String = text
-        .chars()
-        .take(4096)
-        .collect::<String>()
-        .to_ascii_lowercase();
-    [
-        "<html",
-        "<!doctype",
-        "<table",
-        "<body",
-        "<p",
-        "<div",
-        "<meta",
-        "<head",
-        "<span",
-    ]
-    .iter()
-    .any(|tag| head.contains(tag))
+    const TAGS: [&[u8]; 9] = [
+        b"<html",
+        b"<!doctype",
+        b"<table",
+        b"<body",
+        b"<p",
+        b"<div",
+        b"<meta",
+        b"<head",
+        b"<span",
+    ];
+    let end = text.char_indices().nth(4096).map_or(text.len(), |(i, _)| i);
+    let head = &text.as_bytes()[..end];
+    head.iter()
+        .enumerate()
+        .filter(|(_, b)| **b == b'<')
+        .any(|(i, _)| {
+            let rest = &head[i..];
+            TAGS.iter().any(|tag| {
+                rest.get(..tag.len())
+                    .is_some_and(|w| w.eq_ignore_ascii_case(tag))
+            })
+        })
 }
 
 /// Everything the interpretation needs, whatever the front end.
@@ -223,7 +230,8 @@ fn interpret(doc: Document) -> ParsedReport {
         .or_else(|| report.year.map(format_for_year))
         .unwrap_or(Format::Unknown);
     let mut facts = ext.facts;
-    facts.sort_by_key(|f| crate::metrics::ordinal(&f.metric));
+    // Cached: one index lookup per fact rather than two per comparison.
+    facts.sort_by_cached_key(|f| crate::metrics::ordinal(&f.metric));
     if matches!(report.format, Format::F2019 | Format::F2021) {
         report.checks = crate::validate::check(&facts, report.format);
     }
@@ -300,5 +308,28 @@ fn classify_without_tables(report: &mut ParsedReport, text: &str, images: usize)
             rule: "unparsed".into(),
             message: reason,
         });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn html_is_recognised_by_a_tag_in_any_case_near_the_top() {
+        assert!(looks_like_html("<!DOCTYPE html><p>x"));
+        assert!(looks_like_html("报告\n<TABLE border=1>"));
+        assert!(looks_like_html("一、总体情况 <Span>"));
+        assert!(!looks_like_html("一、总体情况\n\t本年新收\t3\n"));
+        assert!(!looks_like_html("a < p, b > q"));
+        // Only the first 4096 characters count (multi-byte ones too).
+        let late = format!("{}<table>", "年".repeat(4096));
+        assert!(!looks_like_html(&late));
+        let cut = format!("{}<table>", "年".repeat(4091));
+        assert!(!looks_like_html(&cut));
+        let just_in = format!("{}<table>", "年".repeat(4090));
+        assert!(looks_like_html(&just_in));
+        let fits = format!("{}<p", "年".repeat(4094));
+        assert!(looks_like_html(&fits));
     }
 }

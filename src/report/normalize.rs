@@ -14,17 +14,13 @@ use crate::model::CellState;
 /// U+3000) to one ASCII space and trims the ends.
 pub fn display(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
-    let mut pending_space = false;
-    for ch in s.chars() {
-        if is_space(ch) {
-            pending_space = !out.is_empty();
-            continue;
-        }
-        if pending_space {
+    // Whole runs between spaces are copied at once: the HTML front end passes every text of
+    // a page through here, and pushing it character by character was a visible cost.
+    for word in s.split(is_space).filter(|w| !w.is_empty()) {
+        if !out.is_empty() {
             out.push(' ');
-            pending_space = false;
         }
-        out.push(ch);
+        out.push_str(word);
     }
     out
 }
@@ -37,6 +33,12 @@ fn is_space(ch: char) -> bool {
 /// cell: ASCII, CJK ideographs and common punctuation), which skips decomposing and
 /// recomposing it.
 pub fn nfkc(s: &str) -> Cow<'_, str> {
+    if is_plainly_nfkc(s) {
+        return Cow::Borrowed(s);
+    }
+    if let Some(narrowed) = narrow_full_width(s) {
+        return Cow::Owned(narrowed);
+    }
     if is_nfkc_quick(s.chars()) == IsNormalized::Yes {
         Cow::Borrowed(s)
     } else {
@@ -44,21 +46,75 @@ pub fn nfkc(s: &str) -> Cow<'_, str> {
     }
 }
 
+/// True when every character is one that NFKC leaves alone whatever surrounds it (ASCII, the
+/// CJK Unified Ideographs block, common CJK punctuation and quotes: no decomposition,
+/// combining class 0, never the second of a composition pair). Nearly every value cell and
+/// most label text passes, and this costs a comparison per character where `is_nfkc_quick`
+/// pays a table search; a test checks every such character against the library.
+fn is_plainly_nfkc(s: &str) -> bool {
+    s.is_ascii() || s.chars().all(is_plain_nfkc_char)
+}
+
+fn is_plain_nfkc_char(c: char) -> bool {
+    c.is_ascii()
+        || ('\u{4e00}'..='\u{9fff}').contains(&c)
+        || matches!(
+            c,
+            '、' | '。' | '《' | '》' | '「' | '」' | '“' | '”' | '‘' | '’' | '—'
+        )
+}
+
+/// NFKC of text that is plain (see [`is_plain_nfkc_char`]) except for full-width ASCII forms
+/// (`（一）`, `1．`, `：`) and the ideographic space, whose NFKC is simply their ASCII
+/// counterpart: the template's labels are all like this, and the general algorithm
+/// (decompose, reorder, recompose) costs far more. `None` for any other text.
+fn narrow_full_width(s: &str) -> Option<String> {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        out.push(narrow_char(c)?);
+    }
+    Some(out)
+}
+
+/// NFKC of one character of the fast set, `None` outside it.
+fn narrow_char(c: char) -> Option<char> {
+    match c {
+        _ if is_plain_nfkc_char(c) => Some(c),
+        // U+FF01..=U+FF5E are `<wide>` forms of U+0021..=U+007E, at a fixed offset.
+        '\u{ff01}'..='\u{ff5e}' => char::from_u32(u32::from(c) - 0xfee0),
+        '\u{3000}' => Some(' '),
+        _ => None,
+    }
+}
+
 /// The matching form of a label: NFKC (full-width to half-width), no whitespace at all (PDF text
 /// breaks header words with spaces), numbering `1、` / `1．` / `1.` unified to `1.`, quotes removed.
 pub fn key(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
-    for ch in nfkc(s).chars() {
-        if is_space(ch) {
-            continue;
-        }
-        match ch {
-            '、' | '．' | '。' if out.ends_with(|c: char| c.is_ascii_digit()) => out.push('.'),
-            '“' | '”' | '‘' | '’' | '"' | '\'' | '「' | '」' | '《' | '》' => {}
-            _ => out.push(ch),
+    // Almost every label is in the fast set of `narrow_char`, whose NFKC goes character by
+    // character: no intermediate normalised copy. Anything else takes the full `nfkc`.
+    let fast = s
+        .chars()
+        .all(|c| narrow_char(c).map(|n| push_key_char(&mut out, n)).is_some());
+    if !fast {
+        out.clear();
+        for ch in nfkc(s).chars() {
+            push_key_char(&mut out, ch);
         }
     }
     out
+}
+
+/// Appends one NFKC character of a label to its key (see [`key`]).
+fn push_key_char(out: &mut String, ch: char) {
+    if is_space(ch) {
+        return;
+    }
+    match ch {
+        '、' | '．' | '。' if out.ends_with(|c: char| c.is_ascii_digit()) => out.push('.'),
+        '“' | '”' | '‘' | '’' | '"' | '\'' | '「' | '」' | '《' | '》' => {}
+        _ => out.push(ch),
+    }
 }
 
 /// An exact decimal, so that `31.2万元` becomes exactly 312000 yuan.
@@ -137,7 +193,7 @@ pub fn read_cell(raw: &str) -> CellValue {
     {
         return plain(CellState::Text);
     }
-    let text: String = nfkc(raw).chars().filter(|c| !is_space(*c)).collect();
+    let text = without_spaces(nfkc(raw));
     if text.is_empty() {
         return plain(CellState::Empty);
     }
@@ -151,6 +207,15 @@ pub fn read_cell(raw: &str) -> CellValue {
             unit: unit_of(rest),
         },
         None => plain(CellState::Text),
+    }
+}
+
+/// `s` without its whitespace, copied only when it has some (most value cells have none).
+fn without_spaces(s: Cow<'_, str>) -> Cow<'_, str> {
+    if s.chars().any(is_space) {
+        Cow::Owned(s.chars().filter(|c| !is_space(*c)).collect())
+    } else {
+        s
     }
 }
 
@@ -299,6 +364,10 @@ mod tests {
 
     #[test]
     fn display_collapses_all_spaces() {
+        assert_eq!(display(""), "");
+        assert_eq!(display(" \u{3000}\n"), "");
+        assert_eq!(display("a"), "a");
+        assert_eq!(display("\u{200b}a\u{feff}\u{feff}b "), "a b");
         assert_eq!(
             display("\u{a0} 本年新\n制作\u{3000}数量 "),
             "本年新 制作 数量"
@@ -348,6 +417,34 @@ mod tests {
         assert_eq!(d.to_f64(), 75394432.52);
         let d = read_cell("251000").number.unwrap();
         assert_eq!(d.shift(-4).to_f64(), 25.1);
+    }
+
+    /// The fast paths of [`nfkc`] agree with the library on every character they accept, alone
+    /// and between other characters of the fast set (composition looks at neighbours).
+    #[test]
+    fn fast_nfkc_agrees_with_the_library() {
+        let fast: Vec<char> = ('\0'..='\u{ffff}')
+            .filter(|c| narrow_char(*c).is_some())
+            .collect();
+        assert!(fast.len() > 20_000 + 128 + 94);
+        for &c in &fast {
+            for text in [format!("{c}"), format!("中{c}1"), format!("e{c}（")] {
+                let slow: String = text.nfkc().collect();
+                assert_eq!(nfkc(&text), slow, "{c:?}");
+            }
+            if is_plain_nfkc_char(c) {
+                assert_eq!(
+                    is_nfkc_quick(std::iter::once(c)),
+                    IsNormalized::Yes,
+                    "{c:?}"
+                );
+            }
+        }
+        assert!(!is_plainly_nfkc("（一）"));
+        assert_eq!(nfkc("（一）予以公开"), "(一)予以公开");
+        // Outside the fast set: the library decides.
+        assert_eq!(nfkc("e\u{301}"), "é");
+        assert_eq!(nfkc("㈠"), "(一)");
     }
 
     #[test]

@@ -7,9 +7,6 @@
 //! Because group context is carried from row to row, a rowspan label that a text copy prints only
 //! once works the same as an HTML grid that repeats it on every row it spans.
 
-use std::collections::{HashMap, HashSet};
-use std::sync::OnceLock;
-
 use super::grid::{Cell, Table};
 use super::normalize::{self, CellUnit};
 use crate::metrics;
@@ -75,13 +72,20 @@ pub fn extract(tables: &[Table]) -> Extraction {
     w.out
 }
 
+/// The walk's state. Value cells are borrowed from the tables (`'a`) until they become facts,
+/// so a row's values are never copied while they wait for the rest of their row.
 #[derive(Default)]
-struct Walker {
+struct Walker<'a> {
     out: Extraction,
-    seen: HashSet<String>,
+    /// Metrics already emitted, by catalogue position.
+    seen: Vec<bool>,
+    /// Reused buffer for the metric key of the cell being emitted.
+    key: String,
+    /// Catalogue position of the last metric looked up.
+    last_position: Option<usize>,
     t2: Table2State,
-    t3: Table3State,
-    t4: Table4State,
+    t3: Table3State<'a>,
+    t4: Table4State<'a>,
 }
 
 #[derive(Default)]
@@ -92,22 +96,22 @@ struct Table2State {
 }
 
 #[derive(Default)]
-struct Table3State {
+struct Table3State<'a> {
     active: bool,
     in_results: bool,
     group: Option<&'static str>,
     /// A recognised row whose values continue on the following value-only rows.
-    pending: Option<(String, Vec<Cell>)>,
+    pending: Option<(String, Vec<&'a Cell>)>,
 }
 
 #[derive(Default)]
-struct Table4State {
+struct Table4State<'a> {
     active: bool,
     done: bool,
-    values: Vec<Cell>,
+    values: Vec<&'a Cell>,
 }
 
-/// A cell classified for interpretation.
+/// A row classified for interpretation.
 struct Classified<'a> {
     labels: Vec<(usize, String)>,
     cells: &'a [Cell],
@@ -123,7 +127,9 @@ fn classify(cells: &[Cell]) -> Classified<'_> {
             continue;
         }
         // NFKC never merges characters, so a cell this long cannot shrink into a label.
-        if c.text.chars().filter(|ch| !ch.is_whitespace()).count() > MAX_LABEL_CHARS {
+        // (`nth` stops counting at the limit: prose cells can be long.)
+        let mut non_space = c.text.chars().filter(|ch| !ch.is_whitespace());
+        if non_space.nth(MAX_LABEL_CHARS).is_some() {
             prose = true;
             continue;
         }
@@ -131,7 +137,7 @@ fn classify(cells: &[Cell]) -> Classified<'_> {
             continue;
         }
         let key = normalize::key(&c.text);
-        if key.chars().count() > MAX_LABEL_CHARS {
+        if key.chars().nth(MAX_LABEL_CHARS).is_some() {
             prose = true;
             continue;
         }
@@ -144,20 +150,21 @@ fn classify(cells: &[Cell]) -> Classified<'_> {
     }
 }
 
-impl Classified<'_> {
+impl<'a> Classified<'a> {
     /// Own (non-spanned) cells after the last label cell.
-    fn values(&self) -> Vec<Cell> {
+    fn values(&self) -> Vec<&'a Cell> {
         let start = self.labels.last().map_or(0, |(i, _)| i + 1);
-        self.cells[start..]
-            .iter()
-            .filter(|c| !c.spanned)
-            .cloned()
-            .collect()
+        own_cells(&self.cells[start..])
     }
 }
 
-impl Walker {
-    fn row(&mut self, cells: &[Cell]) {
+/// The cells that start in this row (not inherited from a rowspan above).
+fn own_cells(cells: &[Cell]) -> Vec<&Cell> {
+    cells.iter().filter(|c| !c.spanned).collect()
+}
+
+impl<'a> Walker<'a> {
+    fn row(&mut self, cells: &'a [Cell]) {
         let row = classify(cells);
         if row.labels.is_empty() {
             self.value_only_row(&row);
@@ -218,7 +225,7 @@ impl Walker {
 
     // ---- table 二 -------------------------------------------------------------------------
 
-    fn table2_caption(&mut self, row: &Classified) -> bool {
+    fn table2_caption(&mut self, row: &Classified<'a>) -> bool {
         let Some((_, key)) = row.labels.iter().find(|(_, k)| k.contains("第二十条")) else {
             return false;
         };
@@ -234,7 +241,7 @@ impl Walker {
         true
     }
 
-    fn table2_header(&mut self, row: &Classified) -> bool {
+    fn table2_header(&mut self, row: &Classified<'a>) -> bool {
         let Some((first, key)) = row.labels.first() else {
             return false;
         };
@@ -260,7 +267,7 @@ impl Walker {
         true
     }
 
-    fn table2_data(&mut self, row: &Classified) -> bool {
+    fn table2_data(&mut self, row: &Classified<'a>) -> bool {
         if self.t2.headers.is_empty() {
             return false;
         }
@@ -268,7 +275,7 @@ impl Walker {
         let Some(subject) = table2_row(key, self.t2.block) else {
             return false;
         };
-        let values: Vec<&Cell> = row.cells[idx + 1..].iter().filter(|c| !c.spanned).collect();
+        let values = own_cells(&row.cells[idx + 1..]);
         let by_ordinal = values.len() == self.t2.headers.len();
         for (i, cell) in values.iter().enumerate() {
             let column = if by_ordinal {
@@ -277,7 +284,7 @@ impl Walker {
                 self.header_covering(cell.col)
             };
             let Some(column) = column else { continue };
-            self.emit(&format!("active.{subject}.{column}"), "二", cell);
+            self.emit(&["active.", subject, ".", column], "二", cell);
         }
         true
     }
@@ -301,7 +308,7 @@ impl Walker {
         self.t3 = Table3State::default();
     }
 
-    fn table3_row(&mut self, row: &Classified) -> bool {
+    fn table3_row(&mut self, row: &Classified<'a>) -> bool {
         let mut id: Option<String> = None;
         // The cell that named the row: its values are the cells after it, even a text cell
         // among them (a value printed as `见说明` or `=1+2` is a `text` fact, not a label).
@@ -394,15 +401,11 @@ impl Walker {
         }
     }
 
-    fn t3_values(&mut self, id: String, row: &Classified, id_at: usize) {
+    fn t3_values(&mut self, id: String, row: &Classified<'a>, id_at: usize) {
         if let Some((prev, vals)) = self.t3.pending.take() {
             self.incomplete_row(&prev, vals.len());
         }
-        let values: Vec<Cell> = row.cells[id_at + 1..]
-            .iter()
-            .filter(|c| !c.spanned)
-            .cloned()
-            .collect();
+        let values = own_cells(&row.cells[id_at + 1..]);
         if id == "other_handling" {
             // Format 2021's (六) carries no numbers; its sub-rows do.
             if values.iter().all(|c| c.text.is_empty()) && row.cells.len() < 7 {
@@ -415,7 +418,7 @@ impl Walker {
         self.t3_take(id, values);
     }
 
-    fn t3_take(&mut self, id: String, mut values: Vec<Cell>) {
+    fn t3_take(&mut self, id: String, mut values: Vec<&'a Cell>) {
         if let Some(glued) = values.iter().find(|c| normalize::looks_glued(&c.text, 7))
             && values.len() < 7
         {
@@ -431,8 +434,8 @@ impl Walker {
         }
         let extra = values.len() - 7;
         values.drain(..extra);
-        for (column, cell) in T3_COLUMNS.iter().zip(&values) {
-            self.emit(&format!("requests.{id}.{column}"), "三", cell);
+        for (column, cell) in T3_COLUMNS.iter().zip(values) {
+            self.emit(&["requests.", &id, ".", column], "三", cell);
         }
         self.out.found[1] = true;
     }
@@ -444,7 +447,7 @@ impl Walker {
         });
     }
 
-    fn value_only_row(&mut self, row: &Classified) {
+    fn value_only_row(&mut self, row: &Classified<'a>) {
         if row.prose {
             return;
         }
@@ -460,7 +463,7 @@ impl Walker {
 
     // ---- table 四 -------------------------------------------------------------------------
 
-    fn table4_trigger(&mut self, row: &Classified) -> bool {
+    fn table4_trigger(&mut self, row: &Classified<'a>) -> bool {
         if self.t4.done || !row.labels.iter().any(|(_, k)| k.contains("行政复议")) {
             return false;
         }
@@ -472,7 +475,7 @@ impl Walker {
         true
     }
 
-    fn table4_values(&mut self, row: &Classified) {
+    fn table4_values(&mut self, row: &Classified<'a>) {
         let values = row.values();
         let any_number = values.iter().any(|c| !c.text.is_empty());
         if values.len() < 15 && !any_number {
@@ -493,47 +496,59 @@ impl Walker {
         }
         self.t4.done = true;
         let values = std::mem::take(&mut self.t4.values);
-        for (i, cell) in values.iter().take(15).enumerate() {
-            let key = format!("appeals.{}.{}", T4_GROUPS[i / 5], T4_COLUMNS[i % 5]);
-            self.emit(&key, "四", cell);
+        for (i, cell) in values.into_iter().take(15).enumerate() {
+            let (group, column) = (T4_GROUPS[i / 5], T4_COLUMNS[i % 5]);
+            self.emit(&["appeals.", group, ".", column], "四", cell);
         }
         self.out.found[2] = true;
     }
 
     // ---- facts ----------------------------------------------------------------------------
 
-    fn emit(&mut self, key: &str, table: &str, cell: &Cell) {
-        let Some(metric) = metric(key) else {
+    /// Records the cell as the fact of the metric whose key is `key_parts` joined. The key is
+    /// assembled in a reused buffer: this runs for every value cell of a report.
+    fn emit(&mut self, key_parts: &[&str], table: &str, cell: &Cell) {
+        self.key.clear();
+        for part in key_parts {
+            self.key.push_str(part);
+        }
+        let Some(ordinal) = self.key_position() else {
             return;
         };
-        if !self.seen.insert(key.to_string()) {
+        if self.seen.is_empty() {
+            self.seen = vec![false; metrics::all().len()];
+        }
+        if std::mem::replace(&mut self.seen[ordinal], true) {
             self.out.warnings.push(Warning {
                 rule: "duplicate_cell".into(),
-                message: format!("{key}: a second cell (`{}`) was ignored", cell.text),
+                message: format!("{}: a second cell (`{}`) was ignored", self.key, cell.text),
             });
             return;
         }
         if table == "二" {
             self.out.found[0] = true;
         }
+        let metric = &metrics::all()[ordinal];
         self.out.facts.push(fact(metric, table, cell));
     }
-}
 
-/// [`metrics::get`] through an index built once (the first metric with a key wins, as there):
-/// every value cell of a report looks its metric up.
-fn metric(key: &str) -> Option<&'static metrics::Metric> {
-    static INDEX: OnceLock<HashMap<&'static str, &'static metrics::Metric>> = OnceLock::new();
-    INDEX
-        .get_or_init(|| {
-            let mut index = HashMap::new();
-            for m in metrics::all() {
-                index.entry(m.key).or_insert(m);
-            }
-            index
-        })
-        .get(key)
-        .copied()
+    /// Catalogue position of the key in `self.key`. Cells arrive in catalogue order nearly
+    /// always (the template's rows and columns are the catalogue's), so the position after the
+    /// last one is tried first: one string comparison instead of hashing the key. Keys are
+    /// unique in the catalogue (a test in `metrics` holds it to that), so a hit is the
+    /// position the index would give.
+    fn key_position(&mut self) -> Option<usize> {
+        let next = self.last_position.map_or(0, |p| p + 1);
+        let position = if metrics::all().get(next).is_some_and(|m| m.key == self.key) {
+            Some(next)
+        } else {
+            metrics::position(&self.key)
+        };
+        if position.is_some() {
+            self.last_position = position;
+        }
+        position
+    }
 }
 
 /// Builds a fact, converting money to the metric's unit.
@@ -733,6 +748,35 @@ mod tests {
         assert_eq!(
             (f.metric.as_str(), f.state),
             ("requests.new_received.commercial", CellState::Text)
+        );
+    }
+
+    /// A second row with the same metric is ignored with a warning naming the metric, also
+    /// when it comes after other rows (the catalogue position is then found by the index, not
+    /// by the guess that cells arrive in catalogue order).
+    #[test]
+    fn duplicate_row_is_ignored_with_a_warning() {
+        let new1 = row(&["一、本年新收政府信息公开申请数量"], &ZEROS);
+        let carried = row(&["二、上年结转政府信息公开申请数量"], &ZEROS);
+        let new2 = row(
+            &["一、本年新收政府信息公开申请数量"],
+            &["2", "0", "0", "0", "0", "0", "2"],
+        );
+        let ext = extract(&[rows(&[&new1, &carried, &new2])]);
+        assert_eq!(ext.facts.len(), 14);
+        assert_eq!(ext.facts[0].metric, "requests.new_received.natural_person");
+        assert_eq!(ext.facts[0].value, Some(0.0));
+        assert_eq!(ext.facts[7].metric, "requests.carried_over.natural_person");
+        let dups: Vec<&str> = ext
+            .warnings
+            .iter()
+            .filter(|w| w.rule == "duplicate_cell")
+            .map(|w| w.message.as_str())
+            .collect();
+        assert_eq!(dups.len(), 7);
+        assert_eq!(
+            dups[0],
+            "requests.new_received.natural_person: a second cell (`2`) was ignored"
         );
     }
 
