@@ -215,9 +215,10 @@ const BATCH_MAX: usize = 256;
 const WRITE_INTERVAL: Duration = Duration::from_secs(1);
 /// Results waiting for the archive (the batch being written included) beyond which no new
 /// request starts: the back-pressure that keeps memory bounded when writing is the bottleneck.
-/// A waiting report holds its parse and compressed body (~40 KB), not its raw bytes. With 384
-/// the 100,000-page bench peaked at 140 MB, with 512 at 153 MB, for the same throughput.
-const BACKLOG_MAX: usize = 3 * BATCH_MAX / 2;
+/// A waiting report holds its parse and compressed body (~40 KB), not its raw bytes. On the
+/// 100,000-page bench (200 hosts × 2 requests in flight, two parses per core) a backlog of 384
+/// peaked at 149 MB and one of 320 at 144 MB, for the same throughput (571 and 557 requests/s).
+const BACKLOG_MAX: usize = 5 * BATCH_MAX / 4;
 
 /// Tunes glibc's malloc for a crawl, which allocates and frees page-sized buffers (bodies,
 /// parse trees) on whichever thread finishes with them:
