@@ -129,14 +129,6 @@ fn column(db: &Path, sql: &str) -> Vec<String> {
         .unwrap()
 }
 
-fn path_of(url: &str) -> String {
-    let u = Url::parse(url).unwrap();
-    match u.query() {
-        Some(q) => format!("{}?{q}", u.path()),
-        None => u.path().to_string(),
-    }
-}
-
 fn query(path: &str, key: &str) -> Option<String> {
     let u = Url::parse(&format!("http://x{path}")).ok()?;
     u.query_pairs()
@@ -193,7 +185,7 @@ async fn gkmlpt_and_jiyue_hosts_are_crawled_completely() {
         let t = sim.truth(name);
         assert!(t.len() >= 12, "{name}: a small truth ({})", t.len());
         for r in &t {
-            let path = path_of(&r.url);
+            let path = crawl_support::path_of(&r.url);
             let hits = log
                 .iter()
                 .filter(|q| q.host == *name && q.path == path && q.status == 200)
@@ -380,7 +372,7 @@ async fn gkmlpt_and_jiyue_hosts_are_crawled_completely() {
     sim.clear_requests();
     let second = crawl::crawl(&db, &seeds(&sim), options()).await.unwrap();
     assert_eq!(second.new_report_count, 0);
-    let report_paths: HashSet<String> = truth.iter().map(|u| path_of(u)).collect();
+    let report_paths: HashSet<String> = truth.iter().map(|u| crawl_support::path_of(u)).collect();
     let refetched: Vec<String> = sim
         .requests()
         .into_iter()

@@ -1,6 +1,8 @@
 //! `kill -9` in the middle of a crawl, then the same command again: the archive ends up equal to
 //! an uninterrupted crawl's, and nothing archived before the kill is fetched again.
 
+mod crawl_support;
+
 use std::collections::{BTreeMap, HashSet};
 use std::net::SocketAddr;
 use std::path::Path;
@@ -98,16 +100,8 @@ fn archived_requests(db: &Path) -> HashSet<String> {
     let mut st = conn.prepare("SELECT url FROM documents").unwrap();
     st.query_map([], |r| r.get::<_, String>(0))
         .unwrap()
-        .map(|u| path_of(&u.unwrap()))
+        .map(|u| crawl_support::path_of(&u.unwrap()))
         .collect()
-}
-
-fn path_of(url: &str) -> String {
-    let u = Url::parse(url).unwrap();
-    match u.query() {
-        Some(q) => format!("{}?{q}", u.path()),
-        None => u.path().to_string(),
-    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -100,14 +100,6 @@ fn archived_final_urls(db: &Path) -> HashSet<String> {
         .unwrap()
 }
 
-fn path_of(url: &str) -> String {
-    let u = Url::parse(url).unwrap();
-    match u.query() {
-        Some(q) => format!("{}?{q}", u.path()),
-        None => u.path().to_string(),
-    }
-}
-
 /// The world of the main test: every family, most faults.
 fn world() -> SimConfig {
     let mut trs = host("trs", [127, 0, 0, 41], Family::Trs);
@@ -228,7 +220,7 @@ async fn crawl_finds_every_report_once_politely() {
                 t.url,
                 t.title
             );
-            let path = path_of(&t.url);
+            let path = crawl_support::path_of(&t.url);
             let ok_hits = log
                 .iter()
                 .filter(|r| r.host == *name && r.path == path && r.status == 200)
@@ -395,7 +387,7 @@ async fn second_run_is_conditional_and_finds_only_new_reports() {
         .hosts()
         .iter()
         .flat_map(|h| sim.truth(&h.name))
-        .map(|t| path_of(&t.url))
+        .map(|t| crawl_support::path_of(&t.url))
         .collect();
     assert!(log.iter().all(|r| !report_paths.contains(&r.path)));
     let gets: Vec<_> = log

@@ -1,4 +1,6 @@
-//! What the crawl tests share: comparing an ingested report with the simulator's truth.
+//! What the crawl tests share: comparing an ingested report with the simulator's truth, and
+//! naming a request the way the simulator's log does. Each test file uses part of it.
+#![allow(dead_code)]
 
 use gknb::model::Status;
 use gknb::sim::{ReportKind, TruthReport};
@@ -33,5 +35,17 @@ pub fn assert_matches_truth(stored: &StoredReport, t: &TruthReport) {
                 .and_then(|f| f.value);
             assert_eq!(got, Some(value), "{} {key}", t.url);
         }
+    }
+}
+
+/// `path?query` of a URL: how the simulator's request log names a request (POSTs are told
+/// apart by their query).
+pub fn path_of(url: &str) -> String {
+    let Ok(u) = url::Url::parse(url) else {
+        panic!("not a URL: {url}");
+    };
+    match u.query() {
+        Some(q) => format!("{}?{q}", u.path()),
+        None => u.path().to_string(),
     }
 }
