@@ -587,6 +587,7 @@ fn cross_year_refresh_of_touched_years_equals_a_full_recompute() {
         )
         .expect("delete");
     let all: Vec<i32> = (2018..=2026).collect();
-    crossyear::refresh(a.conn(), agency, &all, &mut Default::default()).expect("refresh");
+    let keys = super::schema::metric_ids(a.conn()).expect("metric ids");
+    crossyear::refresh(a.conn(), agency, &all, &mut Default::default(), &keys).expect("refresh");
     assert_eq!(cross_year_checks(&a), incremental);
 }

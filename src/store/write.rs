@@ -376,7 +376,12 @@ impl Batch<'_> {
             // Cross-year checks once per agency and batch: derived data, written in the same
             // transaction as the reports they are derived from.
             let touched = std::mem::take(&mut self.carry.touched);
-            refresh_cross_year(&self.archive.conn, touched, &mut self.carry.metric_ids)?;
+            refresh_cross_year(
+                &self.archive.conn,
+                touched,
+                &mut self.carry.metric_ids,
+                &self.carry.fact_keys,
+            )?;
             self.archive
                 .conn
                 .execute_batch("COMMIT; PRAGMA foreign_keys = ON")?;
@@ -552,7 +557,7 @@ fn ingest_now(
 ) -> Result<ReportId> {
     let mut carry = Carry::new(metric_ids);
     let id = ingest_tx(tx, document_id, parsed, hint, None, &mut carry)?;
-    refresh_cross_year(tx, carry.touched, &mut carry.metric_ids)?;
+    refresh_cross_year(tx, carry.touched, &mut carry.metric_ids, &carry.fact_keys)?;
     Ok(id)
 }
 
@@ -561,12 +566,13 @@ fn refresh_cross_year(
     tx: &Connection,
     mut touched: Vec<(i64, i32)>,
     metric_ids: &mut MetricIds,
+    fact_keys: &HashMap<String, i64>,
 ) -> Result<()> {
     touched.sort_unstable();
     touched.dedup();
     for group in touched.chunk_by(|a, b| a.0 == b.0) {
         let years: Vec<i32> = group.iter().map(|&(_, y)| y).collect();
-        crossyear::refresh(tx, group[0].0, &years, metric_ids)?;
+        crossyear::refresh(tx, group[0].0, &years, metric_ids, fact_keys)?;
     }
     Ok(())
 }
