@@ -1055,10 +1055,31 @@ pub(super) fn decode_facts(blob: &[u8]) -> Result<Vec<Fact>> {
     serde_json::from_slice(&json).map_err(|e| StoreError::Corrupt(format!("facts blob: {e}")))
 }
 
-/// Digest of everything the parser said about a document, to tell changed parses apart.
+/// Digest of everything the parser said about a document, to tell changed parses apart: the
+/// sha256 of its JSON, which is hashed as it is written rather than collected first (a
+/// report's JSON is larger than its page).
 pub fn parse_digest(parsed: &ParsedReport) -> Result<String> {
-    let json = serde_json::to_vec(parsed).map_err(json_err)?;
-    Ok(sha256_hex(&json))
+    // Buffered: the serialiser writes token by token.
+    let mut out = std::io::BufWriter::with_capacity(8192, HashWriter(Sha256::new()));
+    serde_json::to_writer(&mut out, parsed).map_err(json_err)?;
+    let hasher = out
+        .into_inner()
+        .map_err(|e| StoreError::Invalid(format!("cannot hash a parse: {e}")))?;
+    Ok(hex::encode(hasher.0.finalize()))
+}
+
+/// An `io::Write` that feeds a hasher.
+struct HashWriter(Sha256);
+
+impl std::io::Write for HashWriter {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.update(buf);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
 }
 
 fn json_err(e: serde_json::Error) -> StoreError {
