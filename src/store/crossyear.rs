@@ -15,7 +15,7 @@ use std::collections::HashMap;
 use rusqlite::Connection;
 
 use super::Result;
-use super::write::{MetricIds, insert_checks};
+use super::write::{MetricIds, MetricKeys, insert_checks};
 use crate::model::{CellState, Check, CheckStatus};
 
 /// Rule names written by this module.
@@ -52,7 +52,7 @@ pub(super) fn refresh(
     agency_id: i64,
     touched: &[i32],
     metric_ids: &mut MetricIds,
-    fact_keys: &HashMap<String, i64>,
+    fact_keys: &MetricKeys,
 ) -> Result<()> {
     let mut years: Vec<i32> = touched.iter().flat_map(|&y| [y, y + 1]).collect();
     years.sort_unstable();
@@ -131,7 +131,7 @@ fn cells_by_year(
     agency_id: i64,
     first: i32,
     last: i32,
-    fact_keys: &HashMap<String, i64>,
+    fact_keys: &MetricKeys,
 ) -> Result<HashMap<i32, Cells>> {
     let mut keys: HashMap<i64, String> = HashMap::new();
     for key in wanted_metrics() {

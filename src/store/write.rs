@@ -5,7 +5,7 @@
 //! its parsed report together, so an import killed at any moment leaves either both or neither.
 
 use std::borrow::Cow;
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 use sha2::{Digest, Sha256};
@@ -193,11 +193,11 @@ struct Carry {
     /// `check_metrics` ids already looked up in this transaction.
     metric_ids: MetricIds,
     /// `metric_keys` ids: the archive's committed ones, plus any added in this transaction.
-    fact_keys: HashMap<String, i64>,
+    fact_keys: MetricKeys,
 }
 
 impl Carry {
-    fn new(committed: &HashMap<String, i64>) -> Carry {
+    fn new(committed: &MetricKeys) -> Carry {
         Carry {
             fact_keys: committed.clone(),
             ..Carry::default()
@@ -207,7 +207,11 @@ impl Carry {
 
 /// `check_metrics.id` by metric list. Only valid within the transaction that found the ids:
 /// a rollback may remove the rows they name.
-pub(super) type MetricIds = HashMap<Vec<String>, i64>;
+pub(super) type MetricIds = rustc_hash::FxHashMap<Vec<String>, i64>;
+
+/// `metric_keys.id` by metric key. Fx rather than the standard library's SipHash: the writer
+/// looks up some 200 keys per report, and the keys are the parser's own.
+pub(super) type MetricKeys = rustc_hash::FxHashMap<String, i64>;
 
 impl Archive {
     /// Starts a [`Batch`] committing every `max_reports` reports or `max_age`.
@@ -553,7 +557,7 @@ fn ingest_now(
     document_id: i64,
     parsed: &ParsedReport,
     hint: &AgencyHint,
-    metric_ids: &HashMap<String, i64>,
+    metric_ids: &MetricKeys,
 ) -> Result<ReportId> {
     let mut carry = Carry::new(metric_ids);
     let id = ingest_tx(tx, document_id, parsed, hint, None, &mut carry)?;
@@ -566,7 +570,7 @@ fn refresh_cross_year(
     tx: &Connection,
     mut touched: Vec<(i64, i32)>,
     metric_ids: &mut MetricIds,
-    fact_keys: &HashMap<String, i64>,
+    fact_keys: &MetricKeys,
 ) -> Result<()> {
     touched.sort_unstable();
     touched.dedup();
@@ -805,7 +809,7 @@ fn refresh_group(
     year: Option<i32>,
     written: ReportId,
     fresh: Option<&[Fact]>,
-    keys: &mut HashMap<String, i64>,
+    keys: &mut MetricKeys,
 ) -> Result<()> {
     let Some(year) = year else {
         // Without a year there is no agency-year to be primary for.
@@ -929,7 +933,7 @@ fn insert_facts(
     year: i32,
     report_id: ReportId,
     facts: &[Fact],
-    keys: &mut HashMap<String, i64>,
+    keys: &mut MetricKeys,
 ) -> Result<()> {
     let mut rows = Vec::with_capacity(facts.len());
     for f in facts {
@@ -963,7 +967,7 @@ fn insert_facts(
 
 /// The `metric_keys` id of a metric key, given one if it has none (a key outside the
 /// catalogue this build knows). `keys` must only hold ids visible to `tx`.
-fn metric_key_id(tx: &Connection, keys: &mut HashMap<String, i64>, key: &str) -> Result<i64> {
+fn metric_key_id(tx: &Connection, keys: &mut MetricKeys, key: &str) -> Result<i64> {
     if let Some(&id) = keys.get(key) {
         return Ok(id);
     }
