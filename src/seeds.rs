@@ -11,14 +11,22 @@
 //! rate = 0.5                   # optional: requests per second for this host
 //! burst = 1                    # optional
 //! accept_invalid_certs = true  # optional: for hosts with broken certificate chains
+//! hosts = ["*.ah.gov.cn"]      # optional: other hosts the crawl may follow links to
 //! verified = false             # default false: nobody has fetched it to check
 //! note = "listing URL derived from a report URL"
 //! ```
 //!
 //! [`load`] takes one file or a directory of `*.toml` files (read in name order), rejects
 //! unknown keys, and validates every entry: the URL must be absolute http(s) with a host, the
-//! name non-empty, the region empty or six digits, rate and burst positive, and no URL may
-//! appear twice across all files. Errors name the file and the portal.
+//! name non-empty, the region empty or six digits, rate and burst positive, every `hosts`
+//! entry a host name or a `*.` suffix pattern, and no URL may appear twice across all files.
+//! Errors name the file and the portal.
+//!
+//! A crawl stays on its seed's host unless `hosts` names more: a 集约化 platform serves many
+//! agencies, each on a host of its own (`*.ah.gov.cn`), and its navigation page links their
+//! columns there. An entry is an exact host name (`www.ah.gov.cn`, `127.0.0.5`) or `*.` and a
+//! domain, meaning any subdomain of it at any depth (not the domain itself). Links to those
+//! hosts are followed like links on the seed's host, with the seed's politeness overrides.
 
 use std::collections::HashMap;
 use std::fmt;
@@ -88,6 +96,10 @@ pub struct Portal {
     /// Accept broken certificate chains for this host, overriding the configured default.
     #[serde(default)]
     pub accept_invalid_certs: Option<bool>,
+    /// Other hosts the crawl may follow links to: exact host names, or `*.domain` for any
+    /// subdomain of `domain` (see [`HostPattern`]).
+    #[serde(default)]
+    pub hosts: Vec<String>,
     /// Whether someone has fetched the listing and seen reports on it.
     #[serde(default)]
     pub verified: bool,
@@ -100,6 +112,84 @@ impl Portal {
     /// The parsed URL (validated by [`load`], so this only fails on hand-built portals).
     pub fn parsed_url(&self) -> Result<url::Url, url::ParseError> {
         url::Url::parse(&self.url)
+    }
+
+    /// The `hosts` entries as patterns; the first malformed entry is an error (validated by
+    /// [`load`], so this only fails on hand-built portals).
+    pub fn host_patterns(&self) -> Result<Vec<HostPattern>, String> {
+        self.hosts.iter().map(|h| HostPattern::parse(h)).collect()
+    }
+}
+
+/// A host a seed's crawl may go to besides its own: one host name, or every subdomain of a
+/// domain.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum HostPattern {
+    /// This host exactly (lowercase; IDNs in punycode, as URLs carry them).
+    Exact(String),
+    /// Any host ending in `.` + this domain, at any depth; not the domain itself.
+    Subdomains(String),
+}
+
+impl HostPattern {
+    /// Parses `host.example` or `*.example`; the message says what is wrong.
+    pub fn parse(raw: &str) -> Result<HostPattern, String> {
+        let text = raw.trim();
+        if text.is_empty() {
+            return Err("hosts entry is empty".into());
+        }
+        if text.contains("://") || text.contains('/') {
+            return Err(format!(
+                "hosts entry {raw:?} is not a host name (write `www.example.gov.cn`, not a URL)"
+            ));
+        }
+        let (wild, name) = match text.strip_prefix("*.") {
+            Some(rest) => (true, rest),
+            None => (false, text),
+        };
+        if name.contains('*') {
+            return Err(format!(
+                "hosts entry {raw:?}: `*` is allowed only as a leading `*.` (any subdomain)"
+            ));
+        }
+        let host = url::Host::parse(name)
+            .map_err(|e| format!("hosts entry {raw:?} is not a host name: {e}"))?;
+        match host {
+            url::Host::Domain(d) if wild => {
+                if !d.trim_end_matches('.').contains('.') {
+                    return Err(format!(
+                        "hosts entry {raw:?} would allow a whole top-level domain"
+                    ));
+                }
+                Ok(HostPattern::Subdomains(d.trim_end_matches('.').to_string()))
+            }
+            _ if wild => Err(format!(
+                "hosts entry {raw:?}: `*.` must be followed by a domain name, not an address"
+            )),
+            url::Host::Domain(d) => Ok(HostPattern::Exact(d.trim_end_matches('.').to_string())),
+            other => Ok(HostPattern::Exact(other.to_string())),
+        }
+    }
+
+    /// Whether `host` (as [`url::Url::host_str`] gives it: lowercase, punycode) matches.
+    pub fn matches(&self, host: &str) -> bool {
+        let host = host.trim_end_matches('.');
+        match self {
+            HostPattern::Exact(h) => host.eq_ignore_ascii_case(h),
+            HostPattern::Subdomains(d) => host
+                .to_ascii_lowercase()
+                .strip_suffix(d.as_str())
+                .is_some_and(|head| head.len() > 1 && head.ends_with('.')),
+        }
+    }
+}
+
+impl fmt::Display for HostPattern {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            HostPattern::Exact(h) => f.write_str(h),
+            HostPattern::Subdomains(d) => write!(f, "*.{d}"),
+        }
     }
 }
 
@@ -259,6 +349,7 @@ fn validate(portal: &Portal) -> Result<(), String> {
     if portal.burst == Some(0) {
         return Err("burst must be at least 1".into());
     }
+    portal.host_patterns()?;
     Ok(())
 }
 
@@ -382,6 +473,79 @@ mod tests {
             assert!(msg.contains("test.toml") && msg.contains("#2"), "{msg}");
             assert!(msg.contains(expect), "{msg}");
         }
+    }
+
+    #[test]
+    fn host_patterns_parse_and_match() {
+        let exact = HostPattern::parse(" WWW.Ah.gov.cn ").unwrap();
+        assert_eq!(exact, HostPattern::Exact("www.ah.gov.cn".into()));
+        assert!(exact.matches("www.ah.gov.cn"));
+        assert!(!exact.matches("jyt.ah.gov.cn"));
+        let sub = HostPattern::parse("*.ah.gov.cn").unwrap();
+        assert_eq!(sub.to_string(), "*.ah.gov.cn");
+        for host in ["jyt.ah.gov.cn", "a.b.ah.gov.cn", "JYT.AH.GOV.CN"] {
+            assert!(sub.matches(host), "{host}");
+        }
+        for host in [
+            "ah.gov.cn",
+            "xah.gov.cn",
+            "jyt.ah.gov.cn.evil.com",
+            ".ah.gov.cn",
+        ] {
+            assert!(!sub.matches(host), "{host}");
+        }
+        let ip = HostPattern::parse("127.0.0.5").unwrap();
+        assert!(ip.matches("127.0.0.5") && !ip.matches("127.0.0.6"));
+        // Internationalised names are kept the way URLs carry them.
+        let idn = HostPattern::parse("*.政府.cn").unwrap();
+        let url = url::Url::parse("http://www.政府.cn/").unwrap();
+        assert!(idn.matches(url.host_str().unwrap()));
+        for bad in [
+            "",
+            "  ",
+            "*",
+            "*.",
+            "*.cn",
+            "a.*.gov.cn",
+            "*ah.gov.cn",
+            "http://ah.gov.cn",
+            "ah.gov.cn/x",
+            "*.127.0.0.1",
+            "a b.gov.cn",
+        ] {
+            assert!(HostPattern::parse(bad).is_err(), "{bad:?} accepted");
+        }
+    }
+
+    #[test]
+    fn hosts_are_validated_when_loading() {
+        let ok = p("[[portal]]\nname = \"x\"\nurl = \"http://a.gov.cn/\"\n\
+                    hosts = [\"*.a.gov.cn\", \"b.gov.cn\"]\n")
+        .unwrap();
+        assert_eq!(
+            ok[0].host_patterns().unwrap(),
+            [
+                HostPattern::Subdomains("a.gov.cn".into()),
+                HostPattern::Exact("b.gov.cn".into())
+            ]
+        );
+        for (entry, expect) in [
+            ("\"\"", "empty"),
+            ("\"*.\"", "not a host name"),
+            ("\"https://b.gov.cn/\"", "not a host name"),
+            ("\"b.*.cn\"", "leading"),
+        ] {
+            let text = format!(
+                "[[portal]]\nname = \"甲\"\nurl = \"http://a.gov.cn/\"\nhosts = [\"c.gov.cn\", {entry}]\n"
+            );
+            let err = p(&text).unwrap_err();
+            let msg = err.to_string();
+            assert!(matches!(err, SeedError::Invalid { index: 1, .. }), "{msg}");
+            assert!(msg.contains("甲") && msg.contains(expect), "{msg}");
+        }
+        let err = p("[[portal]]\nname = \"x\"\nurl = \"http://a.gov.cn/\"\nhosts = \"b.gov.cn\"\n")
+            .unwrap_err();
+        assert!(matches!(err, SeedError::Syntax { .. }), "{err}");
     }
 
     #[test]

@@ -124,6 +124,7 @@ async fn kill_9_then_resume_equals_an_uninterrupted_crawl() {
             rate: None,
             burst: None,
             accept_invalid_certs: None,
+            hosts: Vec::new(),
         })
         .collect();
     let opts = CrawlOptions {

@@ -66,6 +66,7 @@ fn seeds(sim: &SimHandle, rates: &HashMap<&str, f64>) -> Vec<Seed> {
             family: Hint::Auto,
             burst: None,
             accept_invalid_certs: None,
+            hosts: Vec::new(),
         })
         .collect()
 }

@@ -210,6 +210,7 @@ fn bench(
             rate: None,
             burst: None,
             accept_invalid_certs: None,
+            hosts: Vec::new(),
         });
     }
     anyhow::ensure!(

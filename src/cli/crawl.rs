@@ -188,6 +188,9 @@ pub fn load_seeds(path: &Path) -> anyhow::Result<Vec<Seed>> {
             let url = p
                 .parsed_url()
                 .with_context(|| format!("portal {:?} has a bad url", p.name))?;
+            let hosts = p
+                .host_patterns()
+                .map_err(|e| anyhow::anyhow!("portal {:?}: {e}", p.name))?;
             Ok(Seed {
                 family: Family::from_name(p.family.as_str()).unwrap_or_default(),
                 name: p.name,
@@ -196,6 +199,7 @@ pub fn load_seeds(path: &Path) -> anyhow::Result<Vec<Seed>> {
                 rate: p.rate,
                 burst: p.burst,
                 accept_invalid_certs: p.accept_invalid_certs,
+                hosts,
             })
         })
         .collect()

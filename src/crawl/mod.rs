@@ -31,6 +31,7 @@ use url::Url;
 use crate::discover::{self, Discovery, Family};
 use crate::fetch::{self, FetchConfig, Fetched, Fetcher, HostPolicy, Outcome};
 use crate::model::ParsedReport;
+use crate::seeds::HostPattern;
 use crate::store::PreparedReport;
 use pipeline::{Committed, Job, Writer};
 use state::{CrawlDb, Item, Kind, NewItem, Reader, RowState, StateError};
@@ -57,6 +58,9 @@ pub struct Seed {
     pub rate: Option<f64>,
     pub burst: Option<u32>,
     pub accept_invalid_certs: Option<bool>,
+    /// Hosts besides the seed's own whose links the crawl follows (a 集约化 platform's agency
+    /// hosts); they get the seed's politeness overrides.
+    pub hosts: Vec<HostPattern>,
 }
 
 /// How to crawl.
@@ -138,10 +142,13 @@ pub struct Summary {
     pub writer_cpu_secs: Option<f64>,
 }
 
-/// Where a seed's crawl may go: its host, and for sub-columns the directory above its column.
+/// Where a seed's crawl may go: its host and the hosts its seed allows, and for sub-columns
+/// the directory above its column (on any of those hosts).
 #[derive(Debug, Clone)]
 struct Scope {
     host: String,
+    /// More hosts the seed allows (`Seed::hosts`).
+    hosts: Vec<HostPattern>,
     prefix: String,
     /// The seed's name and region, passed to the archive as the agency hint.
     name: String,
@@ -159,10 +166,19 @@ impl Scope {
         };
         Scope {
             host: url.host_str().unwrap_or("").to_string(),
+            hosts: Vec::new(),
             prefix: prefix.to_string(),
             name: String::new(),
             region: String::new(),
         }
+    }
+
+    /// Whether links to `url` are followed: on the seed's host or on one the seed allows.
+    fn allows(&self, url: &Url) -> bool {
+        let Some(host) = url.host_str() else {
+            return false;
+        };
+        host == self.host || self.hosts.iter().any(|p| p.matches(host))
     }
 }
 
@@ -299,6 +315,7 @@ pub async fn crawl(db: &Path, seeds: &[Seed], opts: CrawlOptions) -> Result<Summ
     }
     let fetcher = Arc::new(Fetcher::new(opts.fetch.clone())?);
     let mut scopes: HashMap<String, Scope> = HashMap::new();
+    let mut policies = Policies::default();
     {
         let mut batch = store
             .archive()
@@ -309,15 +326,16 @@ pub async fn crawl(db: &Path, seeds: &[Seed], opts: CrawlOptions) -> Result<Summ
             let url = discover::canonical(&s.url);
             let host = fetch::host_key(&url);
             let d = opts.fetch.default_policy;
-            fetcher.set_host_policy(
-                &host,
-                HostPolicy {
-                    rate: s.rate.unwrap_or(d.rate),
-                    burst: s.burst.unwrap_or(d.burst),
-                    accept_invalid_certs: s.accept_invalid_certs.unwrap_or(d.accept_invalid_certs),
-                },
-            );
+            let policy = HostPolicy {
+                rate: s.rate.unwrap_or(d.rate),
+                burst: s.burst.unwrap_or(d.burst),
+                accept_invalid_certs: s.accept_invalid_certs.unwrap_or(d.accept_invalid_certs),
+            };
+            fetcher.set_host_policy(&host, policy);
+            policies.seeds.insert(url.to_string(), policy);
+            policies.set.insert(host.clone());
             let mut scope = Scope::of(&url);
+            scope.hosts = s.hosts.clone();
             scope.name = s.name.clone();
             scope.region = s.region.clone();
             scopes.insert(url.to_string(), scope);
@@ -364,6 +382,7 @@ pub async fn crawl(db: &Path, seeds: &[Seed], opts: CrawlOptions) -> Result<Summ
         writing_len: 0,
         last_write: Instant::now(),
         fetcher,
+        policies,
         opts,
         run_id: run.run_id,
         hosts: HashMap::new(),
@@ -415,12 +434,39 @@ struct Scheduler {
     writing_len: usize,
     last_write: Instant,
     fetcher: Arc<Fetcher>,
+    /// Politeness of hosts first met mid-crawl.
+    policies: Policies,
     opts: CrawlOptions,
     run_id: i64,
     hosts: HashMap<String, HostSched>,
     summary: Summary,
     progress: indicatif::ProgressBar,
     errors: u64,
+}
+
+/// The seeds' politeness, for hosts a seed's crawl reaches besides its own (allowed by
+/// `Seed::hosts`): the fetcher fixes a host's policy at its first request, so it is set just
+/// before then, from the seed of the host's first row dispatched.
+#[derive(Default)]
+struct Policies {
+    /// Seed URL → its policy.
+    seeds: HashMap<String, HostPolicy>,
+    /// Hosts (`host:port`) whose policy is set.
+    set: HashSet<String>,
+}
+
+impl Policies {
+    /// Gives `item`'s host its seed's policy unless the host already has one. A seed no longer
+    /// in the seed files (a resumed run) leaves the host to the default policy.
+    fn ensure(&mut self, fetcher: &Fetcher, item: &Item) {
+        if self.set.contains(&item.host) {
+            return;
+        }
+        self.set.insert(item.host.clone());
+        if let Some(policy) = self.seeds.get(&item.seed) {
+            fetcher.set_host_policy(&item.host, *policy);
+        }
+    }
 }
 
 /// What woke the scheduler.
@@ -647,6 +693,7 @@ impl Scheduler {
                 };
                 h.in_flight += 1;
                 started += 1;
+                self.policies.ensure(&self.fetcher, &item);
                 let fetcher = self.fetcher.clone();
                 let analysis = self.analysis.clone();
                 let tx = tx.clone();
@@ -823,5 +870,22 @@ mod tests {
         let s = Scope::of(&Url::parse("http://b/nb.html").unwrap());
         assert_eq!(s.prefix, "/");
         assert_eq!(s.host, "b");
+    }
+
+    #[test]
+    fn scope_allows_the_seed_host_and_the_hosts_it_names() {
+        let mut s = Scope::of(&Url::parse("https://www.ah.gov.cn/public/jgdh.html").unwrap());
+        let u = |s: &str| Url::parse(s).unwrap();
+        assert!(s.allows(&u("http://www.ah.gov.cn:8080/public/column/1")));
+        assert!(!s.allows(&u("https://jyt.ah.gov.cn/public/column/2")));
+        s.hosts = vec![
+            HostPattern::parse("*.ah.gov.cn").unwrap(),
+            HostPattern::parse("10.0.0.7").unwrap(),
+        ];
+        assert!(s.allows(&u("https://jyt.ah.gov.cn/public/column/2")));
+        assert!(s.allows(&u("http://10.0.0.7/x")));
+        assert!(!s.allows(&u("https://ah.gov.cn/")));
+        assert!(!s.allows(&u("https://www.sh.gov.cn/")));
+        assert!(!s.allows(&u("mailto:x@jyt.ah.gov.cn")));
     }
 }

@@ -270,6 +270,7 @@ impl Writer {
             Ok(u) => Scope::of(&u),
             Err(_) => Scope {
                 host: String::new(),
+                hosts: Vec::new(),
                 prefix: "/".into(),
                 name: String::new(),
                 region: String::new(),
@@ -315,7 +316,7 @@ impl Writer {
         queued: &mut Vec<(String, i64)>,
     ) -> Result<(), CrawlError> {
         let scope = self.scope_of(item);
-        let in_host = |u: &Url| u.host_str() == Some(scope.host.as_str());
+        let in_host = |u: &Url| scope.allows(u);
         let mut fresh = 0u32;
         for l in d.reports.iter().filter(|l| in_host(&l.url)) {
             let mut n = self.child(item, &l.url, Kind::Report);
@@ -379,7 +380,7 @@ impl Writer {
     ) -> Result<(), CrawlError> {
         let scope = self.scope_of(item);
         for l in &links.attachments {
-            if l.url.host_str() != Some(scope.host.as_str()) {
+            if !scope.allows(&l.url) {
                 continue;
             }
             let mut n = self.child(item, &l.url, Kind::Attachment);

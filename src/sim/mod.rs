@@ -31,7 +31,9 @@
 //!   label URL for the others: `/site/label/8888?IsAjax=1&dataType=html&pageSize=P&labelName=publicInfoList&organId=O&type=4&catId=2003&pageIndex=N`
 //!   (an HTML fragment of `div.xxgk_navli`, `暂无相关信息` past the end or for another
 //!   catId); articles `/public/{organId}/{id}.html` with the body in `div.wzcon`. `layout` is
-//!   ignored (the organ columns are the layout).
+//!   ignored (the organ columns are the layout). With [`HostSpec::organ_host`] some organs live
+//!   on a second host of the platform (as Anhui's agencies on `*.ah.gov.cn`): the navigation
+//!   page links their columns there, and each host answers 404 for the other's organs.
 //!
 //! Every host also serves a home page (`/`) whose navigation links the entry URL, next to
 //! `javascript:` and cross-site links.
@@ -367,6 +369,25 @@ pub struct HostSpec {
     pub seed: u64,
     /// Injected faults.
     pub faults: Faults,
+    /// 集约化 platforms ([`Family::Jiyue`]) only: organs served by a second host.
+    pub organ_host: Option<OrganHost>,
+}
+
+/// A second host of a 集约化 platform, serving some organs' columns and articles (Anhui's
+/// agencies each have a `*.ah.gov.cn` host on the one platform). The navigation page, on the
+/// first host, links those columns with absolute URLs; the second host answers 404 for
+/// everything else (robots.txt aside), and the first for its organs. It shares the first
+/// host's faults.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OrganHost {
+    /// Its name in the request log ([`SimHandle::requests_to`], [`SimHandle::base_url`]);
+    /// unique among all hosts.
+    pub name: String,
+    /// Address to bind; port 0 picks a free port.
+    pub addr: SocketAddr,
+    /// Every n-th organ lives there: organs n−1, 2n−1, … (organ 0 is the 本级 government;
+    /// 1 puts every organ there).
+    pub every: usize,
 }
 
 impl HostSpec {
@@ -393,6 +414,7 @@ impl HostSpec {
                 .bytes()
                 .fold(17u64, |h, b| h.wrapping_mul(31).wrapping_add(u64::from(b))),
             faults: Faults::default(),
+            organ_host: None,
         }
     }
 }
@@ -636,9 +658,16 @@ impl SimHandle {
         self.shared.hosts.iter().map(|h| h.info()).collect()
     }
 
-    /// Base URL (`http://127.0.0.x:port`) of a host.
+    /// Base URL (`http://127.0.0.x:port`) of a host, or of a 集约化 platform's organ host
+    /// ([`OrganHost::name`]).
     pub fn base_url(&self, host: &str) -> Option<String> {
-        self.shared.host(host).map(|h| h.base.clone())
+        if let Some(h) = self.shared.host(host) {
+            return Some(h.base.clone());
+        }
+        self.shared.hosts.iter().find_map(|h| match &h.organ {
+            Some((name, base)) if name == host => Some(base.clone()),
+            _ => None,
+        })
     }
 
     /// The URL a crawler should be seeded with for a host.
@@ -736,27 +765,29 @@ impl Drop for SimHandle {
 pub async fn start(config: SimConfig) -> Result<SimHandle, SimError> {
     let mut names = std::collections::HashSet::new();
     for h in &config.hosts {
-        if !names.insert(h.name.clone()) {
-            return Err(SimError::DuplicateName(h.name.clone()));
+        let organ = h.organ_host.iter().map(|o| &o.name);
+        for name in std::iter::once(&h.name).chain(organ) {
+            if !names.insert(name.clone()) {
+                return Err(SimError::DuplicateName(name.clone()));
+            }
         }
     }
     let mut listeners = Vec::new();
     let mut hosts = Vec::new();
     for spec in config.hosts {
-        let listener = tokio::net::TcpListener::bind(spec.addr)
-            .await
-            .map_err(|source| SimError::Bind {
-                name: spec.name.clone(),
-                addr: spec.addr,
-                source,
-            })?;
-        let local = listener.local_addr().map_err(|source| SimError::Bind {
-            name: spec.name.clone(),
-            addr: spec.addr,
-            source,
-        })?;
-        hosts.push(world::Host::new(spec, format!("http://{local}")));
-        listeners.push(listener);
+        let (listener, base) = bind(&spec.name, spec.addr).await?;
+        let organ = match &spec.organ_host {
+            Some(o) if spec.family == Family::Jiyue => {
+                let (l, organ_base) = bind(&o.name, o.addr).await?;
+                listeners.push((hosts.len(), true, l));
+                Some((o.name.clone(), organ_base))
+            }
+            _ => None,
+        };
+        listeners.push((hosts.len(), false, listener));
+        let mut host = world::Host::new(spec, base);
+        host.organ = organ;
+        hosts.push(host);
     }
     let shared = Arc::new(server::Shared {
         hosts,
@@ -764,8 +795,19 @@ pub async fn start(config: SimConfig) -> Result<SimHandle, SimError> {
     });
     let tasks = listeners
         .into_iter()
-        .enumerate()
-        .map(|(i, l)| tokio::spawn(server::accept_loop(shared.clone(), i, l)))
+        .map(|(i, organ, l)| tokio::spawn(server::accept_loop(shared.clone(), i, organ, l)))
         .collect();
     Ok(SimHandle { shared, tasks })
+}
+
+/// Binds one host's address; returns the listener and the base URL.
+async fn bind(name: &str, addr: SocketAddr) -> Result<(tokio::net::TcpListener, String), SimError> {
+    let err = |source| SimError::Bind {
+        name: name.to_string(),
+        addr,
+        source,
+    };
+    let listener = tokio::net::TcpListener::bind(addr).await.map_err(err)?;
+    let local = listener.local_addr().map_err(err)?;
+    Ok((listener, format!("http://{local}")))
 }

@@ -36,11 +36,12 @@ fn href(host: &Host, from_dir: &str, r: &ReportMeta) -> String {
     };
     let mut h = canonical.clone();
     if host.spec.faults.url_zoo {
-        let authority = host.base.trim_start_matches("http://");
+        let base = host.base_for(&r.path);
+        let authority = base.split_once("://").map_or(base, |(_, a)| a);
         h = match r.id % 8 {
             0 => canonical,
             1 => format!("//{authority}{}", r.path),
-            2 => format!("{}{}", host.base, r.path),
+            2 => format!("{base}{}", r.path),
             3 => r.path.clone(),
             4 => format!("{canonical}#content"),
             5 => format!("\n      {canonical}  "),
@@ -436,15 +437,18 @@ pub(crate) fn report_part(host: &Host, r: &ReportMeta, k: u8) -> String {
 }
 
 /// 集约化 agency navigation (机构导航): every organ's annual-report column, plus a second link
-/// per organ to another category (信息公开指南) that holds no reports.
+/// per organ to another category (信息公开指南) that holds no reports. Organs on the organ host
+/// are linked there with absolute URLs.
 pub(crate) fn jiyue_nav(host: &Host, orgs: &[Column]) -> String {
     let mut out = String::with_capacity(4096);
     head(&mut out, host, "机构导航", "机构导航");
     out.push_str("<div class=\"jgdh\"><ul>\n");
     for c in orgs {
+        let base = host.base_for(&c.path);
+        let base = if base == host.base { "" } else { base };
         let _ = writeln!(
             out,
-            "<li><span class=\"name\">{name}</span> <a href=\"{path}?type=4&amp;catId={cat}&amp;action=list&amp;nav=3\">政府信息公开年报</a> <a href=\"{path}?type=4&amp;catId=6786&amp;action=list&amp;nav=3\">政府信息公开指南</a></li>",
+            "<li><span class=\"name\">{name}</span> <a href=\"{base}{path}?type=4&amp;catId={cat}&amp;action=list&amp;nav=3\">政府信息公开年报</a> <a href=\"{base}{path}?type=4&amp;catId=6786&amp;action=list&amp;nav=3\">政府信息公开指南</a></li>",
             name = escape(&c.title),
             path = c.path,
             cat = super::world::JIYUE_CAT,

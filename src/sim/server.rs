@@ -36,9 +36,15 @@ impl Shared {
     }
 }
 
-/// Accepts connections for host `idx` until the task is aborted; aborting drops the `JoinSet`,
-/// which aborts every open connection too.
-pub(crate) async fn accept_loop(shared: Arc<Shared>, idx: usize, listener: TcpListener) {
+/// Accepts connections for host `idx` (its organ host when `organ`, see
+/// [`super::OrganHost`]) until the task is aborted; aborting drops the `JoinSet`, which aborts
+/// every open connection too.
+pub(crate) async fn accept_loop(
+    shared: Arc<Shared>,
+    idx: usize,
+    organ: bool,
+    listener: TcpListener,
+) {
     let mut conns = JoinSet::new();
     loop {
         let stream = tokio::select! {
@@ -56,7 +62,7 @@ pub(crate) async fn accept_loop(shared: Arc<Shared>, idx: usize, listener: TcpLi
         conns.spawn(async move {
             let service = hyper::service::service_fn(move |req| {
                 let shared = shared.clone();
-                async move { Ok::<_, Infallible>(respond(&shared, idx, req).await) }
+                async move { Ok::<_, Infallible>(respond(&shared, idx, organ, req).await) }
             });
             let _ = hyper::server::conn::http1::Builder::new()
                 .serve_connection(TokioIo::new(stream), service)
@@ -70,8 +76,8 @@ type Resp = Response<Full<Bytes>>;
 type Out = Response<BoxBody<Bytes, Infallible>>;
 
 /// Handles one request, then applies the slow-body fault to successful answers.
-async fn respond(shared: &Shared, idx: usize, req: Request<Incoming>) -> Out {
-    let r = handle(shared, idx, req).await;
+async fn respond(shared: &Shared, idx: usize, organ: bool, req: Request<Incoming>) -> Out {
+    let r = handle(shared, idx, organ, req).await;
     let slow = shared.hosts.get(idx).and_then(|h| h.spec.faults.slow_body);
     match slow {
         Some(slow) if r.status() == StatusCode::OK => {
@@ -162,9 +168,13 @@ fn parse_query(q: &str, into: &mut HashMap<String, String>) {
     }
 }
 
-async fn handle(shared: &Shared, idx: usize, req: Request<Incoming>) -> Resp {
+async fn handle(shared: &Shared, idx: usize, organ: bool, req: Request<Incoming>) -> Resp {
     let Some(host) = shared.hosts.get(idx) else {
         return response(StatusCode::INTERNAL_SERVER_ERROR, "text/plain", "no host");
+    };
+    let log_name = match (&host.organ, organ) {
+        (Some((name, _)), true) => name.clone(),
+        _ => host.spec.name.clone(),
     };
     let method = req.method().to_string();
     let path = req.uri().path().to_string();
@@ -184,7 +194,7 @@ async fn handle(shared: &Shared, idx: usize, req: Request<Incoming>) -> Resp {
     let log = |status: u16| {
         if let Ok(mut l) = shared.log.lock() {
             l.push(RequestRecord {
-                host: host.spec.name.clone(),
+                host: log_name.clone(),
                 method: method.clone(),
                 path: full_path.clone(),
                 time: arrived,
@@ -229,7 +239,11 @@ async fn handle(shared: &Shared, idx: usize, req: Request<Incoming>) -> Resp {
     {
         parse_query(&String::from_utf8_lossy(&body.to_bytes()), &mut query);
     }
-    let mut r = serve(host, &path, &query);
+    let mut r = if host.serves(organ, &path, &query) {
+        serve(host, &path, &query)
+    } else {
+        not_found()
+    };
     conditional(&mut r, if_none_match.as_deref(), if_modified_since);
     if let Some(gzip) = host.spec.faults.forced_gzip {
         r = compress(r, gzip).await;

@@ -232,6 +232,8 @@ pub(crate) struct HostState {
 pub(crate) struct Host {
     pub spec: HostSpec,
     pub base: String,
+    /// The 集约化 organ host's name and base URL (see [`super::OrganHost`]).
+    pub organ: Option<(String, String)>,
     pub city: String,
     pub state: Mutex<HostState>,
 }
@@ -335,6 +337,7 @@ impl Host {
         let host = Host {
             spec,
             base,
+            organ: None,
             city,
             state: Mutex::new(state),
         };
@@ -611,6 +614,56 @@ impl Host {
         }
     }
 
+    /// The organId a 集约化 request is about: from the column path, the label URL's
+    /// `organId`, or the article (and attachment) path `/public/{organId}/…`.
+    fn organ_of(path: &str, query: &HashMap<String, String>) -> Option<u64> {
+        let id = if let Some(rest) = path.strip_prefix("/public/column/") {
+            rest
+        } else if path == "/site/label/8888" {
+            query.get("organId")?.as_str()
+        } else {
+            path.strip_prefix("/public/")?.split_once('/')?.0
+        };
+        id.trim().parse().ok()
+    }
+
+    /// Whether an organ's column and articles live on the organ host.
+    fn on_organ_host(&self, organ_id: u64) -> bool {
+        let Some(o) = self
+            .spec
+            .organ_host
+            .as_ref()
+            .filter(|_| self.organ.is_some())
+        else {
+            return false;
+        };
+        let j = organ_id.saturating_sub(JIYUE_ORG_BASE) as usize;
+        o.every > 0 && j % o.every == o.every - 1
+    }
+
+    /// The base URL a path is served under: the organ host's for its organs' paths.
+    pub fn base_for(&self, path: &str) -> &str {
+        match &self.organ {
+            Some((_, base))
+                if Self::organ_of(path, &HashMap::new()).is_some_and(|o| self.on_organ_host(o)) =>
+            {
+                base
+            }
+            _ => &self.base,
+        }
+    }
+
+    /// Whether the host (`organ`: its organ host) serves a request; images are served by both.
+    pub fn serves(&self, organ: bool, path: &str, query: &HashMap<String, String>) -> bool {
+        if self.organ.is_none() || path.starts_with("/attach/img/") {
+            return !organ || self.organ.is_some();
+        }
+        match Self::organ_of(path, query) {
+            Some(o) => self.on_organ_host(o) == organ,
+            None => !organ,
+        }
+    }
+
     pub fn info(&self) -> HostInfo {
         HostInfo {
             name: self.spec.name.clone(),
@@ -632,7 +685,8 @@ impl Host {
             Family::Jiyue if col.key == ColumnKey::Root => format!("{}{JIYUE_NAV}", self.base),
             Family::Jiyue => format!(
                 "{}{}?type=4&catId={JIYUE_CAT}&action=list&nav=3",
-                self.base, col.path
+                self.base_for(&col.path),
+                col.path
             ),
         }
     }
@@ -669,24 +723,25 @@ impl Host {
         order.sort_by(|a, b| b.date.cmp(&a.date).then(b.id.cmp(&a.id)));
         order
             .into_iter()
-            .map(|r| format!("{}{}", self.base, r.path))
+            .map(|r| format!("{}{}", self.base_for(&r.path), r.path))
             .collect()
     }
 
     fn truth_of(&self, r: &ReportMeta, listed_in: Vec<String>) -> TruthReport {
         let attachment = r.kind == ReportKind::AttachmentOnly;
+        let base = self.base_for(&r.path);
         TruthReport {
-            url: format!("{}{}", self.base, r.path),
+            url: format!("{base}{}", r.path),
             kind: r.kind,
             report: r.synth(),
             consistent: !r.inconsistent,
             parts: (0..r.parts)
-                .map(|k| format!("{}{}", self.base, r.part_path(k)))
+                .map(|k| format!("{base}{}", r.part_path(k)))
                 .collect(),
             title: r.title(),
             published: r.published(),
-            attachment_link: attachment.then(|| format!("{}{}", self.base, r.attachment_link())),
-            attachment_url: attachment.then(|| format!("{}{}", self.base, r.pdf_path)),
+            attachment_link: attachment.then(|| format!("{base}{}", r.attachment_link())),
+            attachment_url: attachment.then(|| format!("{base}{}", r.pdf_path)),
             listed_in,
             gbk: self.spec.charset.is_gbk(),
         }
@@ -702,7 +757,7 @@ impl Host {
         st.listing_modified = SystemTime::now();
         let meta = st.reports[idx].clone();
         drop(st);
-        let url = format!("{}{}", self.base, meta.path);
+        let url = format!("{}{}", self.base_for(&meta.path), meta.path);
         self.truth()
             .into_iter()
             .find(|t| t.url == url)
