@@ -624,7 +624,56 @@ fn header_str(h: &HeaderMap, name: header::HeaderName) -> Option<String> {
         .filter(|s| !s.is_empty())
 }
 
+/// How [`Outcome::Failed`] messages of TLS failures begin (see [`is_tls_failure`]).
+pub const TLS_FAILURE: &str = "TLS failure";
+
+/// Whether an [`Outcome::Failed`] message is a TLS failure: a certificate the client refused
+/// (self-signed, expired, wrong host) or a handshake that did not complete. Either says the
+/// host is unreachable over HTTPS with these settings, not that one page is missing.
+pub fn is_tls_failure(message: &str) -> bool {
+    message.starts_with(TLS_FAILURE)
+}
+
+/// What kind of TLS failure an error is, if it is one: a rustls error (certificate, alert)
+/// or a connection closed during the handshake.
+fn tls_failure(e: &reqwest::Error) -> Option<&'static str> {
+    use tokio_rustls::rustls;
+    let mut src = std::error::Error::source(e);
+    while let Some(cause) = src {
+        // tokio-rustls reports rustls errors inside (nested) io::Errors, whose `source` skips
+        // them: look inside.
+        let mut err = Some(cause);
+        while let Some(e) = err {
+            match e.downcast_ref::<rustls::Error>() {
+                Some(rustls::Error::InvalidCertificate(_)) => return Some("certificate rejected"),
+                Some(_) => return Some("handshake failed"),
+                None => {}
+            }
+            let io = e.downcast_ref::<std::io::Error>();
+            if io.is_some_and(|io| {
+                io.kind() == std::io::ErrorKind::UnexpectedEof
+                    && io.to_string().contains("tls handshake")
+            }) {
+                return Some("connection closed during the handshake");
+            }
+            err = io
+                .and_then(|io| io.get_ref())
+                .map(|i| i as &(dyn std::error::Error + 'static));
+        }
+        src = cause.source();
+    }
+    None
+}
+
 fn classify(e: reqwest::Error) -> AttemptError {
+    if let Some(kind) = tls_failure(&e) {
+        let message = format!("{TLS_FAILURE} ({kind}): {}", describe(&e));
+        // A refused certificate is refused again; a broken handshake may be a hiccup.
+        return match kind {
+            "certificate rejected" => AttemptError::Fatal(message),
+            _ => AttemptError::Transient(message),
+        };
+    }
     if e.is_timeout() || e.is_connect() || e.is_request() || e.is_body() || e.is_decode() {
         AttemptError::Transient(describe(&e))
     } else {

@@ -788,7 +788,8 @@ impl Scheduler {
                 let h = self.hosts.entry(host.clone()).or_default();
                 h.consecutive_failures += 1;
                 tracing::debug!(url = %job.item.url, error = %e, "request failed");
-                if h.consecutive_failures >= UNREACHABLE_AFTER {
+                // A TLS failure fails every request to the host alike (certificate, handshake).
+                if h.consecutive_failures >= UNREACHABLE_AFTER || fetch::is_tls_failure(&e) {
                     tracing::warn!(host = %host, error = %e, "host unreachable");
                     self.kill_host(&host);
                     job.verdict = Some(("unreachable", e.clone()));

@@ -61,7 +61,8 @@
 //! loop, robots.txt `Disallow: /` or `Crawl-delay`, a browser-UA filter, a sticky pager, deep
 //! stub pages, duplicate listings, `javascript:` links, the relative-URL zoo, JS/meta-refresh
 //! shells, forced gzip (declared or not), fixed latency, trickling bodies and mixed listing
-//! date formats; charset profiles per host ([`Charset`]).
+//! date formats; charset profiles per host ([`Charset`]); TLS ([`Tls`]): HTTPS with a
+//! self-signed certificate, or a handshake the server breaks off.
 //!
 //! ```no_run
 //! # async fn demo() -> Result<(), gknb::sim::SimError> {
@@ -105,6 +106,9 @@ pub enum SimError {
     /// Two hosts share a name.
     #[error("duplicate simulator host name {0}")]
     DuplicateName(String),
+    /// The TLS test certificate could not be loaded.
+    #[error("cannot set up the simulator's TLS: {0}")]
+    Tls(String),
 }
 
 /// The CMS family a host imitates (URL scheme, listing markup, pagination).
@@ -237,6 +241,17 @@ pub enum Shell {
     MetaRefresh,
 }
 
+/// F-TLS: a host that speaks HTTPS (its base URL is `https://…`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Tls {
+    /// HTTPS with a self-signed certificate (`src/sim/tls/cert.pem`, for 127.0.0.1–254 and
+    /// `localhost`, valid until 2126): a client that checks certificates rejects it, one that
+    /// accepts invalid certificates gets the site.
+    SelfSigned,
+    /// The server reads the ClientHello and closes the connection: every handshake fails.
+    HandshakeFailure,
+}
+
 /// Fault injection for one host. `Default` is a well-behaved host.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Faults {
@@ -280,6 +295,9 @@ pub struct Faults {
     /// F-DATE / F-TRUNC: listing dates in mixed formats (`2024年01月26日`, `2024/1/26`,
     /// `[2024-01-26]`, split over lines), and on odd ids the date inside the `<a>`.
     pub messy_dates: bool,
+    /// F-TLS: serve HTTPS (self-signed) or break off every handshake. A handshake that fails
+    /// is logged as a request with method `TLS`, path `*` and status 0.
+    pub tls: Option<Tls>,
 }
 
 /// Pace of a trickling body.
@@ -320,6 +338,7 @@ impl Default for Faults {
             latency: None,
             slow_body: None,
             messy_dates: false,
+            tls: None,
         }
     }
 }
@@ -772,13 +791,18 @@ pub async fn start(config: SimConfig) -> Result<SimHandle, SimError> {
             }
         }
     }
+    let tls = match config.hosts.iter().any(|h| h.faults.tls.is_some()) {
+        true => Some(server::tls_acceptor()?),
+        false => None,
+    };
     let mut listeners = Vec::new();
     let mut hosts = Vec::new();
     for spec in config.hosts {
-        let (listener, base) = bind(&spec.name, spec.addr).await?;
+        let https = spec.faults.tls.is_some();
+        let (listener, base) = bind(&spec.name, spec.addr, https).await?;
         let organ = match &spec.organ_host {
             Some(o) if spec.family == Family::Jiyue => {
-                let (l, organ_base) = bind(&o.name, o.addr).await?;
+                let (l, organ_base) = bind(&o.name, o.addr, https).await?;
                 listeners.push((hosts.len(), true, l));
                 Some((o.name.clone(), organ_base))
             }
@@ -792,6 +816,7 @@ pub async fn start(config: SimConfig) -> Result<SimHandle, SimError> {
     let shared = Arc::new(server::Shared {
         hosts,
         log: Mutex::new(Vec::new()),
+        tls,
     });
     let tasks = listeners
         .into_iter()
@@ -801,7 +826,11 @@ pub async fn start(config: SimConfig) -> Result<SimHandle, SimError> {
 }
 
 /// Binds one host's address; returns the listener and the base URL.
-async fn bind(name: &str, addr: SocketAddr) -> Result<(tokio::net::TcpListener, String), SimError> {
+async fn bind(
+    name: &str,
+    addr: SocketAddr,
+    https: bool,
+) -> Result<(tokio::net::TcpListener, String), SimError> {
     let err = |source| SimError::Bind {
         name: name.to_string(),
         addr,
@@ -809,5 +838,6 @@ async fn bind(name: &str, addr: SocketAddr) -> Result<(tokio::net::TcpListener, 
     };
     let listener = tokio::net::TcpListener::bind(addr).await.map_err(err)?;
     let local = listener.local_addr().map_err(err)?;
-    Ok((listener, format!("http://{local}")))
+    let scheme = if https { "https" } else { "http" };
+    Ok((listener, format!("{scheme}://{local}")))
 }

@@ -18,16 +18,43 @@ use hyper::body::{Frame, Incoming};
 use hyper::header::{self, HeaderValue};
 use hyper::{Request, Response, StatusCode};
 use hyper_util::rt::TokioIo;
-use tokio::net::TcpListener;
+use tokio::io::{AsyncRead, AsyncReadExt as _, AsyncWrite};
+use tokio::net::{TcpListener, TcpStream};
 use tokio::task::JoinSet;
+use tokio_rustls::TlsAcceptor;
+use tokio_rustls::rustls;
+use tokio_rustls::rustls::pki_types::pem::PemObject as _;
+use tokio_rustls::rustls::pki_types::{CertificateDer, PrivateKeyDer};
 
 use super::world::{Host, Resource};
-use super::{Challenge, Gzip, PathFault, RequestRecord, RetryAfter, pages};
+use super::{Challenge, Gzip, PathFault, RequestRecord, RetryAfter, SimError, Tls, pages};
 
 /// State shared by every connection.
 pub(crate) struct Shared {
     pub hosts: Vec<Host>,
     pub log: Mutex<Vec<RequestRecord>>,
+    /// The self-signed server configuration, when a host speaks TLS.
+    pub tls: Option<TlsAcceptor>,
+}
+
+/// The simulator's self-signed certificate (IP SANs 127.0.0.1–254, `localhost`) and key: a
+/// test fixture, generated once with `openssl req -x509 -newkey ec` and committed.
+const CERT_PEM: &[u8] = include_bytes!("tls/cert.pem");
+const KEY_PEM: &[u8] = include_bytes!("tls/key.pem");
+
+/// The TLS server side of [`Tls::SelfSigned`] hosts.
+pub(crate) fn tls_acceptor() -> Result<TlsAcceptor, SimError> {
+    let err = |e: &dyn std::fmt::Display| SimError::Tls(e.to_string());
+    let cert = CertificateDer::from_pem_slice(CERT_PEM).map_err(|e| err(&e))?;
+    let key = PrivateKeyDer::from_pem_slice(KEY_PEM).map_err(|e| err(&e))?;
+    let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+    let config = rustls::ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|e| err(&e))?
+        .with_no_client_auth()
+        .with_single_cert(vec![cert], key)
+        .map_err(|e| err(&e))?;
+    Ok(TlsAcceptor::from(Arc::new(config)))
 }
 
 impl Shared {
@@ -59,14 +86,61 @@ pub(crate) async fn accept_loop(
             Some(_) = conns.join_next(), if !conns.is_empty() => continue,
         };
         let shared = shared.clone();
-        conns.spawn(async move {
-            let service = hyper::service::service_fn(move |req| {
-                let shared = shared.clone();
-                async move { Ok::<_, Infallible>(respond(&shared, idx, organ, req).await) }
-            });
-            let _ = hyper::server::conn::http1::Builder::new()
-                .serve_connection(TokioIo::new(stream), service)
-                .await;
+        conns.spawn(connection(shared, idx, organ, stream));
+    }
+}
+
+/// Serves one connection, over TLS when the host speaks it.
+async fn connection(shared: Arc<Shared>, idx: usize, organ: bool, mut stream: TcpStream) {
+    let tls = shared.hosts.get(idx).and_then(|h| h.spec.faults.tls);
+    match (tls, shared.tls.clone()) {
+        (None, _) => serve_io(shared, idx, organ, stream).await,
+        (Some(Tls::HandshakeFailure), _) => {
+            // Wait for the ClientHello, then hang up in the middle of the handshake.
+            let mut hello = [0u8; 512];
+            let _ = stream.read(&mut hello).await;
+            log_handshake_failure(&shared, idx, organ);
+        }
+        (Some(Tls::SelfSigned), Some(acceptor)) => match acceptor.accept(stream).await {
+            Ok(tls_stream) => serve_io(shared, idx, organ, tls_stream).await,
+            // The client refused the certificate (or spoke no TLS).
+            Err(_) => log_handshake_failure(&shared, idx, organ),
+        },
+        (Some(Tls::SelfSigned), None) => {}
+    }
+}
+
+async fn serve_io<I>(shared: Arc<Shared>, idx: usize, organ: bool, io: I)
+where
+    I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
+    let service = hyper::service::service_fn(move |req| {
+        let shared = shared.clone();
+        async move { Ok::<_, Infallible>(respond(&shared, idx, organ, req).await) }
+    });
+    let _ = hyper::server::conn::http1::Builder::new()
+        .serve_connection(TokioIo::new(io), service)
+        .await;
+}
+
+/// Logs a failed TLS handshake as a request: method `TLS`, path `*`, status 0.
+fn log_handshake_failure(shared: &Shared, idx: usize, organ: bool) {
+    let Some(host) = shared.hosts.get(idx) else {
+        return;
+    };
+    let name = match (&host.organ, organ) {
+        (Some((name, _)), true) => name.clone(),
+        _ => host.spec.name.clone(),
+    };
+    if let Ok(mut l) = shared.log.lock() {
+        l.push(RequestRecord {
+            host: name,
+            method: "TLS".into(),
+            path: "*".into(),
+            time: Instant::now(),
+            status: 0,
+            user_agent: None,
+            conditional: false,
         });
     }
 }
