@@ -131,25 +131,113 @@ pub(super) async fn run_task(
 /// Discovery for listings; links and parsing for reports. CPU work, run off the async threads.
 pub(super) fn analyse(kind: Kind, family: Family, source: &str, resp: &fetch::Response) -> Found {
     let html = is_html(resp);
-    let text = || crate::decode::decode(&resp.body, resp.content_type.as_deref()).text;
+    let decode = || crate::decode::decode(&resp.body, resp.content_type.as_deref());
     match kind {
         Kind::Listing if html || is_json(resp) => {
-            Found::Listing(discover::discover(&resp.final_url, &text(), family))
+            Found::Listing(discover::discover(&resp.final_url, &decode().text, family))
         }
         Kind::Report => {
-            let links = if html {
-                discover::report_links(&resp.final_url, &text())
-            } else {
-                discover::ReportLinks::default()
-            };
-            let parsed = report::parse(&report::Input {
+            let input = report::Input {
                 bytes: &resp.body,
                 source,
                 content_type: resp.content_type.as_deref(),
-            });
+            };
+            // An HTML page is decoded once, for its links and for the parser.
+            let (links, parsed) = if html {
+                let decoded = decode();
+                (
+                    discover::report_links(&resp.final_url, &decoded.text),
+                    report::parse_decoded(&input, &decoded),
+                )
+            } else {
+                (discover::ReportLinks::default(), report::parse(&input))
+            };
             let prepared = PreparedReport::new(&resp.body, &parsed).ok().map(Box::new);
             Found::Report(links, Some(Box::new(parsed)), prepared)
         }
         _ => Found::Nothing,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{Format, Status};
+
+    fn response(body: Vec<u8>, content_type: Option<&str>) -> fetch::Response {
+        fetch::Response {
+            final_url: Url::parse("http://127.0.0.1/nb/202401/t20240126_1.html").unwrap(),
+            status: 200,
+            content_type: content_type.map(str::to_string),
+            etag: None,
+            last_modified: None,
+            location: None,
+            body,
+        }
+    }
+
+    /// What `analyse` parsed, next to what `report::parse` makes of the same bytes alone.
+    fn both(resp: &fetch::Response) -> (crate::model::ParsedReport, crate::model::ParsedReport) {
+        let source = resp.final_url.as_str();
+        let Found::Report(_, Some(parsed), _) = analyse(Kind::Report, Family::Auto, source, resp)
+        else {
+            panic!("not analysed as a report");
+        };
+        let alone = report::parse(&report::Input {
+            bytes: &resp.body,
+            source,
+            content_type: resp.content_type.as_deref(),
+        });
+        (*parsed, alone)
+    }
+
+    /// A report page declaring `charset` in a `<meta>` (none when `None`).
+    fn page(charset: Option<&str>) -> String {
+        // 镕 and 堃 are outside GB2312: GBK bytes must still come back as them.
+        let r = crate::synth::consistent(Format::F2021, 2023, "某市镕堃局", 7);
+        let mut style = crate::synth::HtmlStyle::varied(7);
+        style.meta_charset = charset.map(str::to_string);
+        let html = crate::synth::render_html(&r, &style);
+        assert!(html.contains("镕堃"));
+        html
+    }
+
+    fn gbk(html: &str) -> Vec<u8> {
+        let (bytes, _, unmappable) = encoding_rs::GBK.encode(html);
+        assert!(!unmappable);
+        bytes.into_owned()
+    }
+
+    #[test]
+    fn a_report_page_parses_the_same_when_decoded_once() {
+        let utf8 = response(
+            page(Some("utf-8")).into_bytes(),
+            Some("text/html; charset=utf-8"),
+        );
+        let (once, alone) = both(&utf8);
+        assert_eq!(once.status, Status::Ok, "{:?}", once.reason);
+        assert_eq!(once.encoding, "utf-8 (header)");
+        assert_eq!(once, alone);
+
+        // GBK bytes, no charset in the header: the page's meta decides, the same way on both
+        // paths; without a meta, the detector does.
+        for (charset, how) in [
+            (Some("gb2312"), "gb18030 (meta)"),
+            (None, "gb18030 (detector)"),
+        ] {
+            let resp = response(gbk(&page(charset)), Some("text/html"));
+            let (once, alone) = both(&resp);
+            assert_eq!(once.status, Status::Ok, "{:?}", once.reason);
+            assert_eq!(once.encoding, how);
+            assert!(once.agency.as_deref().is_some_and(|a| a.contains("镕堃")));
+            assert_eq!(once, alone);
+        }
+    }
+
+    #[test]
+    fn a_pdf_served_as_html_is_still_read_as_a_pdf() {
+        let resp = response(b"%PDF-1.4 not really".to_vec(), Some("text/html"));
+        let (once, alone) = both(&resp);
+        assert_eq!(once, alone);
     }
 }

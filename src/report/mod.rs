@@ -41,9 +41,26 @@ pub fn parse(input: &Input) -> ParsedReport {
         return report;
     }
     let decoded = crate::decode::decode(input.bytes, input.content_type);
-    let encoding = decoded.describe();
-    if looks_like_html(&decoded.text) {
-        let page = html::parse_page(&decoded.text);
+    parse_str(&decoded.text, input.source, decoded.describe())
+}
+
+/// [`parse`] for a caller that already decoded `input.bytes` (the crawler reads a report
+/// page's links from the same text): `decoded` must be
+/// `decode::decode(input.bytes, input.content_type)`, and the result is then the same as
+/// `parse(input)`, without decoding twice.
+pub fn parse_decoded(input: &Input, decoded: &crate::decode::Decoded) -> ParsedReport {
+    if let Some(report) = parse_attachment(input.bytes, input.source) {
+        return report;
+    }
+    parse_str(&decoded.text, input.source, decoded.describe())
+}
+
+/// Parses a document already decoded to text (HTML or a plain-text copy): the text of one page,
+/// or of several pages joined. `encoding` is recorded as given (`Decoded::describe()` of the
+/// bytes it came from). Attachments (PDF, DOCX) are bytes, not text: see [`parse_attachment`].
+pub fn parse_str(text: &str, source: &str, encoding: String) -> ParsedReport {
+    if looks_like_html(text) {
+        let page = html::parse_page(text);
         interpret(Document {
             tables: &page.tables,
             text: &page.text,
@@ -51,19 +68,19 @@ pub fn parse(input: &Input) -> ParsedReport {
             meta_tags: &page.meta,
             attachments: page.attachments.clone(),
             images: page.images,
-            source: input.source,
+            source,
             encoding,
         })
     } else {
-        let table = text::parse_text(&decoded.text);
+        let table = text::parse_text(text);
         interpret(Document {
             tables: std::slice::from_ref(&table),
-            text: &decoded.text,
+            text,
             html_title: None,
             meta_tags: &[],
             attachments: Vec::new(),
             images: 0,
-            source: input.source,
+            source,
             encoding,
         })
     }
