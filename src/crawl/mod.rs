@@ -185,6 +185,10 @@ struct TaskResult {
     item: Item,
     fetched: Fetched,
     found: Found,
+    /// Further pages of a multi-page report, fetched with it.
+    parts: Vec<task::PartPage>,
+    /// Why a further page could not be fetched: the row is failed, to be retried.
+    parts_error: Option<String>,
 }
 
 enum Found {
@@ -666,6 +670,8 @@ impl Scheduler {
             item,
             fetched,
             found,
+            parts,
+            parts_error,
         } = r;
         let host = item.host.clone();
         if let Some(h) = self.hosts.get_mut(&host) {
@@ -677,6 +683,7 @@ impl Scheduler {
             attempts: fetched.attempts,
             response: None,
             found: Found::Nothing,
+            parts: Vec::new(),
             row: RowState::Done,
             http_status: None,
             error: None,
@@ -692,6 +699,13 @@ impl Scheduler {
                 job.http_status = Some(resp.status);
                 job.response = Some(resp);
                 job.found = found;
+                self.summary.pages += parts.len() as u64;
+                job.parts = parts;
+                if let Some(e) = parts_error {
+                    self.errors += 1;
+                    job.row = RowState::Failed;
+                    job.error = Some(e);
+                }
                 // A prepared report's compressed body stands for the raw bytes from here on:
                 // the backlog holds a fraction of the memory.
                 if let (Found::Report(_, _, Some(_)), Some(resp)) = (&job.found, &mut job.response)

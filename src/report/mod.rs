@@ -86,6 +86,20 @@ pub fn parse_str(text: &str, source: &str, encoding: String) -> ParsedReport {
     }
 }
 
+/// The text of a report printed over several pages (a TRS article continued at `t…_1.html`,
+/// `t…_2.html`): the first page's text followed by each further page's, each decoded on its
+/// own. [`parse_str`] reads the result as one document: tables and text in page order, so
+/// table 二 on one page and 三, 四 on the next read as they would on one page; the first page's
+/// `<title>` and meta tags come first and are the ones used.
+pub fn join_pages(first: String, parts: &[Input]) -> String {
+    let mut text = first;
+    for part in parts {
+        text.push('\n');
+        text.push_str(&crate::decode::decode(part.bytes, part.content_type).text);
+    }
+    text
+}
+
 /// Parses a PDF, DOCX or DOC document, recognised by its magic bytes; `None` for anything
 /// else (HTML, text), which [`parse`] reads itself. OFD (a zip of XML pages) is recognised but
 /// not read: no maintained crate reads it, so it stays `attachment_only`.
