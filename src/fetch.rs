@@ -202,8 +202,10 @@ pub fn detect_challenge(status: u16, body: &[u8]) -> Option<Challenge> {
     None
 }
 
+/// SIMD substring search: every page a crawl fetches is scanned for the WZWS markers, and
+/// comparing every window of 16 KB byte by byte took 1% of a crawl's CPU.
 fn memfind(hay: &[u8], needle: &[u8]) -> bool {
-    !needle.is_empty() && hay.windows(needle.len()).any(|w| w == needle)
+    !needle.is_empty() && memchr::memmem::find(hay, needle).is_some()
 }
 
 /// Parses a `Retry-After` value: delay seconds or an HTTP date (relative to `now`).

@@ -126,7 +126,7 @@ pub struct Archive {
     path: PathBuf,
     read_only: bool,
     /// `metric_keys` as committed when the archive was opened (ids never change).
-    metric_ids: std::collections::HashMap<String, i64>,
+    metric_ids: write::MetricKeys,
     /// Held only to keep the advisory lock; the kernel releases it when the file is closed or
     /// the process dies.
     _lock: Option<File>,

@@ -340,7 +340,7 @@ pub fn sync_metrics(conn: &mut Connection) -> Result<()> {
 }
 
 /// `metric_keys`: the id of every metric key the archive knows.
-pub fn metric_ids(conn: &Connection) -> Result<std::collections::HashMap<String, i64>> {
+pub fn metric_ids(conn: &Connection) -> Result<super::write::MetricKeys> {
     let mut stmt = conn.prepare("SELECT key, id FROM metric_keys")?;
     let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?;
     Ok(rows.collect::<Result<_, _>>()?)

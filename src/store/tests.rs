@@ -587,6 +587,26 @@ fn cross_year_refresh_of_touched_years_equals_a_full_recompute() {
         )
         .expect("delete");
     let all: Vec<i32> = (2018..=2026).collect();
-    crossyear::refresh(a.conn(), agency, &all, &mut Default::default()).expect("refresh");
+    let keys = super::schema::metric_ids(a.conn()).expect("metric ids");
+    crossyear::refresh(a.conn(), agency, &all, &mut Default::default(), &keys).expect("refresh");
     assert_eq!(cross_year_checks(&a), incremental);
+}
+
+#[test]
+fn parse_digest_is_the_sha256_of_the_parse_as_json() {
+    // Archives store this digest: hashing while serialising must give the same value as
+    // hashing the serialised bytes.
+    let facts = (0..200)
+        .map(|i| {
+            fact(
+                &format!("requests.new.natural_person.{i}"),
+                Some(f64::from(i)),
+            )
+        })
+        .collect();
+    let mut r = report(2023, Status::Ok, facts);
+    r.title = Some("某县2023年政府信息公开工作年度报告 \"引号\"".into());
+    let json = serde_json::to_vec(&r).expect("json");
+    assert!(json.len() > 8192, "the test should cross the buffer size");
+    assert_eq!(parse_digest(&r).expect("digest"), sha256_hex(&json));
 }

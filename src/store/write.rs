@@ -5,7 +5,7 @@
 //! its parsed report together, so an import killed at any moment leaves either both or neither.
 
 use std::borrow::Cow;
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 use sha2::{Digest, Sha256};
@@ -193,11 +193,11 @@ struct Carry {
     /// `check_metrics` ids already looked up in this transaction.
     metric_ids: MetricIds,
     /// `metric_keys` ids: the archive's committed ones, plus any added in this transaction.
-    fact_keys: HashMap<String, i64>,
+    fact_keys: MetricKeys,
 }
 
 impl Carry {
-    fn new(committed: &HashMap<String, i64>) -> Carry {
+    fn new(committed: &MetricKeys) -> Carry {
         Carry {
             fact_keys: committed.clone(),
             ..Carry::default()
@@ -207,7 +207,11 @@ impl Carry {
 
 /// `check_metrics.id` by metric list. Only valid within the transaction that found the ids:
 /// a rollback may remove the rows they name.
-pub(super) type MetricIds = HashMap<Vec<String>, i64>;
+pub(super) type MetricIds = rustc_hash::FxHashMap<Vec<String>, i64>;
+
+/// `metric_keys.id` by metric key. Fx rather than the standard library's SipHash: the writer
+/// looks up some 200 keys per report, and the keys are the parser's own.
+pub(super) type MetricKeys = rustc_hash::FxHashMap<String, i64>;
 
 impl Archive {
     /// Starts a [`Batch`] committing every `max_reports` reports or `max_age`.
@@ -376,7 +380,12 @@ impl Batch<'_> {
             // Cross-year checks once per agency and batch: derived data, written in the same
             // transaction as the reports they are derived from.
             let touched = std::mem::take(&mut self.carry.touched);
-            refresh_cross_year(&self.archive.conn, touched, &mut self.carry.metric_ids)?;
+            refresh_cross_year(
+                &self.archive.conn,
+                touched,
+                &mut self.carry.metric_ids,
+                &self.carry.fact_keys,
+            )?;
             self.archive
                 .conn
                 .execute_batch("COMMIT; PRAGMA foreign_keys = ON")?;
@@ -548,11 +557,11 @@ fn ingest_now(
     document_id: i64,
     parsed: &ParsedReport,
     hint: &AgencyHint,
-    metric_ids: &HashMap<String, i64>,
+    metric_ids: &MetricKeys,
 ) -> Result<ReportId> {
     let mut carry = Carry::new(metric_ids);
     let id = ingest_tx(tx, document_id, parsed, hint, None, &mut carry)?;
-    refresh_cross_year(tx, carry.touched, &mut carry.metric_ids)?;
+    refresh_cross_year(tx, carry.touched, &mut carry.metric_ids, &carry.fact_keys)?;
     Ok(id)
 }
 
@@ -561,12 +570,13 @@ fn refresh_cross_year(
     tx: &Connection,
     mut touched: Vec<(i64, i32)>,
     metric_ids: &mut MetricIds,
+    fact_keys: &MetricKeys,
 ) -> Result<()> {
     touched.sort_unstable();
     touched.dedup();
     for group in touched.chunk_by(|a, b| a.0 == b.0) {
         let years: Vec<i32> = group.iter().map(|&(_, y)| y).collect();
-        crossyear::refresh(tx, group[0].0, &years, metric_ids)?;
+        crossyear::refresh(tx, group[0].0, &years, metric_ids, fact_keys)?;
     }
     Ok(())
 }
@@ -799,7 +809,7 @@ fn refresh_group(
     year: Option<i32>,
     written: ReportId,
     fresh: Option<&[Fact]>,
-    keys: &mut HashMap<String, i64>,
+    keys: &mut MetricKeys,
 ) -> Result<()> {
     let Some(year) = year else {
         // Without a year there is no agency-year to be primary for.
@@ -923,7 +933,7 @@ fn insert_facts(
     year: i32,
     report_id: ReportId,
     facts: &[Fact],
-    keys: &mut HashMap<String, i64>,
+    keys: &mut MetricKeys,
 ) -> Result<()> {
     let mut rows = Vec::with_capacity(facts.len());
     for f in facts {
@@ -957,7 +967,7 @@ fn insert_facts(
 
 /// The `metric_keys` id of a metric key, given one if it has none (a key outside the
 /// catalogue this build knows). `keys` must only hold ids visible to `tx`.
-fn metric_key_id(tx: &Connection, keys: &mut HashMap<String, i64>, key: &str) -> Result<i64> {
+fn metric_key_id(tx: &Connection, keys: &mut MetricKeys, key: &str) -> Result<i64> {
     if let Some(&id) = keys.get(key) {
         return Ok(id);
     }
@@ -1049,10 +1059,31 @@ pub(super) fn decode_facts(blob: &[u8]) -> Result<Vec<Fact>> {
     serde_json::from_slice(&json).map_err(|e| StoreError::Corrupt(format!("facts blob: {e}")))
 }
 
-/// Digest of everything the parser said about a document, to tell changed parses apart.
+/// Digest of everything the parser said about a document, to tell changed parses apart: the
+/// sha256 of its JSON, which is hashed as it is written rather than collected first (a
+/// report's JSON is larger than its page).
 pub fn parse_digest(parsed: &ParsedReport) -> Result<String> {
-    let json = serde_json::to_vec(parsed).map_err(json_err)?;
-    Ok(sha256_hex(&json))
+    // Buffered: the serialiser writes token by token.
+    let mut out = std::io::BufWriter::with_capacity(8192, HashWriter(Sha256::new()));
+    serde_json::to_writer(&mut out, parsed).map_err(json_err)?;
+    let hasher = out
+        .into_inner()
+        .map_err(|e| StoreError::Invalid(format!("cannot hash a parse: {e}")))?;
+    Ok(hex::encode(hasher.0.finalize()))
+}
+
+/// An `io::Write` that feeds a hasher.
+struct HashWriter(Sha256);
+
+impl std::io::Write for HashWriter {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.update(buf);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
 }
 
 fn json_err(e: serde_json::Error) -> StoreError {
