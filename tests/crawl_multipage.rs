@@ -1,7 +1,8 @@
 //! Multi-page TRS articles (`createPageHTML(3, 0, "tYYYYMMDD_ID", "html")` inside the article,
 //! the rest at `t…_1.html`, `t…_2.html`): the crawler fetches the further pages with the
 //! report, archives each once, and reads the report from all of them (table 二 on the first
-//! page, 三 on the second, 四 on the third); the report is found and ingested once.
+//! page, 三 on the second, 四 on the third); the report is found and ingested once, and
+//! `reparse` reads it the same way from the archive.
 
 mod crawl_support;
 
@@ -189,4 +190,18 @@ async fn multi_page_reports_are_read_from_all_their_pages() {
         .map(|r| r.path)
         .collect();
     assert!(refetched.is_empty(), "{refetched:?}");
+
+    // Re-parsing the archive offline reads the split reports from their archived pages too:
+    // nothing changes.
+    let mut archive = gknb::store::Archive::open(&db).unwrap();
+    let opts = gknb::store::pipeline::ReparseOptions { workers: 1 };
+    let reparsed = gknb::store::pipeline::reparse(&mut archive, &opts, &mut || {}).unwrap();
+    assert!(reparsed.errors.is_empty(), "{:?}", reparsed.errors);
+    assert_eq!(reparsed.documents, truth.len());
+    assert!(
+        reparsed.status_changes.is_empty(),
+        "{:?}",
+        reparsed.status_changes
+    );
+    assert_eq!(reparsed.changed_reports, 0);
 }

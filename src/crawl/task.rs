@@ -21,7 +21,6 @@ use super::{Found, TaskResult};
 use crate::decode::Decoded;
 use crate::discover::{self, Family};
 use crate::fetch::{self, Fetched, Fetcher, Method, Outcome};
-use crate::model::Warning;
 use crate::report;
 use crate::store::{PreparedBody, PreparedReport};
 
@@ -303,16 +302,16 @@ fn analyse_parts(
                 content_type: r.content_type.as_deref(),
             })
             .collect();
-        let encoding = decoded.describe();
-        let text = report::join_pages(decoded.text, &inputs);
-        let mut parsed = report::parse_str(&text, source, encoding);
+        let first = report::Input {
+            bytes: &resp.body,
+            source,
+            content_type: resp.content_type.as_deref(),
+        };
         for (url, why) in &fetched.missing {
-            parsed.warnings.push(Warning {
-                rule: "page_missing".into(),
-                message: format!("page {url} of the report is missing ({why}); read without it"),
-            });
+            tracing::info!(report = source, page = %url, why = %why, "report page missing");
         }
-        parsed
+        let missing: Vec<&str> = fetched.missing.iter().map(|(u, _)| u.as_str()).collect();
+        report::parse_pages(&first, decoded, &inputs, &missing)
     });
     let prepared = parsed
         .as_ref()

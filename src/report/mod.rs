@@ -100,6 +100,32 @@ pub fn join_pages(first: String, parts: &[Input]) -> String {
     text
 }
 
+/// Parses a report printed over several pages: `first` (already decoded as `decoded`) and the
+/// further pages `parts`, in order; `missing` names further pages that could not be had (they
+/// do not exist, or are not archived), each recorded as a `page_missing` warning. The crawler
+/// (from the pages it fetched) and `reparse` (from the pages archived) both read split reports
+/// through here, so they agree.
+pub fn parse_pages(
+    first: &Input,
+    decoded: crate::decode::Decoded,
+    parts: &[Input],
+    missing: &[&str],
+) -> ParsedReport {
+    if let Some(report) = parse_attachment(first.bytes, first.source) {
+        return report;
+    }
+    let encoding = decoded.describe();
+    let text = join_pages(decoded.text, parts);
+    let mut report = parse_str(&text, first.source, encoding);
+    for url in missing {
+        report.warnings.push(Warning {
+            rule: "page_missing".into(),
+            message: format!("page {url} of the report is missing; read without it"),
+        });
+    }
+    report
+}
+
 /// Parses a PDF, DOCX or DOC document, recognised by its magic bytes; `None` for anything
 /// else (HTML, text), which [`parse`] reads itself. OFD (a zip of XML pages) is recognised but
 /// not read: no maintained crate reads it, so it stays `attachment_only`.
