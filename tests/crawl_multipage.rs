@@ -136,6 +136,9 @@ async fn multi_page_reports_are_read_from_all_their_pages() {
         crawl_support::assert_matches_truth(&stored, t);
         if t.parts.len() > 1 {
             assert_eq!(stored.status, Status::Ok.as_str(), "{}", t.url);
+            // The first page's title, agency and year, though every page repeats them.
+            assert_eq!(stored.title.as_deref(), Some(t.title.as_str()), "{}", t.url);
+            assert_eq!(stored.agency, t.report.agency, "{}", t.url);
             assert!(
                 stored
                     .facts

@@ -700,6 +700,7 @@ impl Scheduler {
                 job.response = Some(resp);
                 job.found = found;
                 self.summary.pages += parts.len() as u64;
+                self.summary.bytes += parts.iter().map(|p| p.size() as u64).sum::<u64>();
                 job.parts = parts;
                 if let Some(e) = parts_error {
                     self.errors += 1;

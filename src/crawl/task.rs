@@ -34,6 +34,15 @@ pub(super) struct PartPage {
     pub body: Option<PreparedBody>,
 }
 
+impl PartPage {
+    /// Size of the page's body as fetched.
+    pub fn size(&self) -> usize {
+        self.body
+            .as_ref()
+            .map_or(self.response.body.len(), |b| b.size)
+    }
+}
+
 fn is_html(resp: &fetch::Response) -> bool {
     if let Some(ct) = &resp.content_type {
         let ct = ct.to_ascii_lowercase();
