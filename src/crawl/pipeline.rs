@@ -405,10 +405,8 @@ impl Writer {
             n.title = Some(l.title.clone());
             self.add(st, n, queued)?;
         }
-        for u in &links.continuations {
-            let n = self.child(item, u, Kind::Part);
-            self.add(st, n, queued)?;
-        }
+        // `links.continuations` is always empty here: a report's further pages are fetched by
+        // its task and archived with it (see `write_one`).
         Ok(())
     }
 }
