@@ -1340,6 +1340,34 @@ mod tests {
     }
 
     #[test]
+    fn gkmlpt_jump_urls_replace_the_api_call() {
+        // 2630 jumps to a column page (relative), 2631 to another site, 2632 nowhere; 2633 has
+        // an empty jump_url and is listed by the API; 2700 is no report category, its jump is
+        // not followed; 2629 has no posts of its own but its jump is followed.
+        let html = "<script>window._CONFIG = {SID:'755001',TREE:[{id:2629,name:'政府信息公开年报',post_count:0,jump_url:'/zwgk/nb/index.html',children:[\
+            {id:2630,name:'街镇年报',post_count:9,jump_url:'../jdnb/index.htm',children:[]},\
+            {id:2631,name:'区属单位',post_count:3,jump_url:'http://other.sim/zfxxgknb/',children:[]},\
+            {id:2632,name:'部门',post_count:3,jump_url:'javascript:void(0)',children:[]},\
+            {id:2633,name:'2024年度',post_count:4,jump_url:'',children:[]}]},\
+            {id:2700,name:'政策解读',post_count:5,jump_url:'/zcjd/',children:[]}]};</script>";
+        let d = discover(&u("http://gd.sim/gkmlpt/annualreport"), html, Family::Auto);
+        assert_eq!(
+            listing_urls(&d, ListingKind::SubColumn),
+            vec![
+                "http://gd.sim/zwgk/nb/index.html",
+                "http://gd.sim/jdnb/index.htm",
+                "http://other.sim/zfxxgknb/",
+                "http://gd.sim/gkmlpt/api/all/2633?page=1&sid=755001",
+            ]
+        );
+        assert!(!d.stub);
+        // A jump back to the shell itself proposes nothing.
+        let html = "<script>window._CONFIG = {SID:'1',TREE:[{id:1,name:'年报',jump_url:'./annualreport#1'}]}</script>";
+        let d = discover(&u("http://gd.sim/gkmlpt/annualreport"), html, Family::Auto);
+        assert!(d.listings.is_empty());
+    }
+
+    #[test]
     fn gkmlpt_hint_on_an_ordinary_column_page_uses_the_html_rules() {
         // Guangdong site-group columns (`…/zfxxgknb/bm/2024n/`) are seeded as gkmlpt but are
         // plain HTML; a detail-style `_CONFIG` without TREE is not a shell.

@@ -1,7 +1,8 @@
 //! The crawler against the simulator's gkmlpt (family D) and 集约化 (family E) hosts: every
 //! report found once from the SPA shell's category tree and the JSON API, or from the agency
 //! navigation page and the AJAX label pages; pagination stops at the end; decoy categories are
-//! left alone; nothing outside the seed hosts is queued.
+//! left alone; a category's same-host `jump_url` is followed, an off-host one is not; nothing
+//! outside the seed hosts is queued; a second run revisits the listings conditionally (304).
 
 mod crawl_support;
 
@@ -86,9 +87,16 @@ fn world() -> SimConfig {
     jy_sticky.reports = 12;
     jy_sticky.per_page = 1;
     jy_sticky.faults.sticky_pager = true;
+    // 街镇 reports behind a `jump_url` to an HTML column of 2 pages; another category jumps
+    // off the host.
+    let mut jump = host("gk-jump", 158, Family::Gkmlpt);
+    jump.reports = 36;
+    jump.per_page = 4;
+    jump.layout = Layout::DeptColumns;
+    jump.gkmlpt_jump = true;
     SimConfig {
         hosts: vec![
-            flat, years, depts, jy, jy_full, jy_noise, gk_sticky, jy_sticky,
+            flat, years, depts, jy, jy_full, jy_noise, gk_sticky, jy_sticky, jump,
         ],
     }
 }
@@ -294,6 +302,39 @@ async fn gkmlpt_and_jiyue_hosts_are_crawled_completely() {
         }
     }
 
+    // gkmlpt jump_url: the 街镇 category is listed from its column page (both pages, once
+    // each), never through the API; its reports are among those found once above.
+    let jump_reqs = sim.requests_to("gk-jump");
+    let jump_truth = sim.truth("gk-jump");
+    let jump_column = "/gkmlpt/nb0/jdnb/";
+    let behind_jump: Vec<&sim::TruthReport> = jump_truth
+        .iter()
+        .filter(|t| t.listed_in.iter().any(|l| l.contains(jump_column)))
+        .collect();
+    assert!(
+        behind_jump.len() > 4,
+        "gk-jump: {} reports behind the jump",
+        behind_jump.len()
+    );
+    for t in &behind_jump {
+        assert_eq!(t.listed_in.len(), 1, "{}: listed elsewhere too", t.url);
+    }
+    for page in ["index.htm", "home_1.htm"] {
+        let path = format!("{jump_column}{page}");
+        let hits = jump_reqs.iter().filter(|r| r.path == path).count();
+        assert_eq!(hits, 1, "gk-jump: {path} fetched {hits} times");
+    }
+    let api_cats: HashSet<String> = jump_reqs
+        .iter()
+        .filter_map(|r| r.path.strip_prefix("/gkmlpt/api/all/"))
+        .map(|p| p.split('?').next().unwrap_or("").to_string())
+        .collect();
+    assert!(!api_cats.is_empty(), "gk-jump: the API was not used");
+    assert!(
+        !api_cats.contains("2660"),
+        "gk-jump: the off-host jump category was listed through the API"
+    );
+
     // 集约化: only the 年报 columns (catId 2003), no label page past the first empty one.
     for name in ["jy", "jy-full", "jy-noise"] {
         let reqs = sim.requests_to(name);
@@ -381,4 +422,24 @@ async fn gkmlpt_and_jiyue_hosts_are_crawled_completely() {
         .map(|r| r.path)
         .collect();
     assert!(refetched.is_empty(), "{refetched:?}");
+
+    // Listings are revisited with their validators: every gkmlpt API page and every jump
+    // column page of the second run was a conditional request answered 304.
+    for name in ["gk-flat", "gk-years", "gk-depts", "gk-jump"] {
+        let revisited: Vec<sim::RequestRecord> = sim
+            .requests_to(name)
+            .into_iter()
+            .filter(|r| r.path.starts_with("/gkmlpt/api/") || r.path.starts_with("/gkmlpt/nb0/"))
+            .collect();
+        assert!(!revisited.is_empty(), "{name}: no listing revisited");
+        for r in &revisited {
+            assert!(
+                r.conditional && r.status == 304,
+                "{name}: {} conditional {} status {}",
+                r.path,
+                r.conditional,
+                r.status
+            );
+        }
+    }
 }

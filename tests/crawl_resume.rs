@@ -22,6 +22,8 @@ fn world() -> SimConfig {
     let mut a = HostSpec::new("k-trs", SocketAddr::from(([127, 0, 0, 61], 0)), Family::Trs);
     a.reports = 24;
     a.per_page = 5;
+    // Split articles: their further pages are archived with the report, in one transaction.
+    a.multipage_every = 4;
     let mut b = HostSpec::new(
         "k-hw",
         SocketAddr::from(([127, 0, 0, 62], 0)),

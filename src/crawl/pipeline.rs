@@ -36,6 +36,8 @@ pub(super) struct Job {
     /// The response to archive (any HTTP status); `None` when nothing came back.
     pub response: Option<fetch::Response>,
     pub found: Found,
+    /// Further pages of a multi-page report: archived with it, no frontier rows of their own.
+    pub parts: Vec<super::task::PartPage>,
     pub row: RowState,
     pub http_status: Option<u16>,
     pub error: Option<String>,
@@ -125,10 +127,27 @@ impl Writer {
             }
             None => None,
         };
+        let mut parts = Vec::with_capacity(job.parts.len());
+        for part in &job.parts {
+            let d = batch
+                .put_document(&part_document(part), part.body.as_ref())
+                .map_err(state::StateError::from)?;
+            parts.push((part, d));
+        }
         let conn = batch.transaction().map_err(state::StateError::from)?;
         let st = state::Batch::on(conn);
         let item = &job.item;
         let run = self.run_id;
+        // A further page's row is finished here, with its report's: never pending, so never
+        // fetched on its own.
+        for (part, d) in parts {
+            let row = self.child(item, &part.url, Kind::Part);
+            if let Some(id) = st.add(&row, run)? {
+                let status = Some(part.response.status);
+                let doc = Some((d.id, d.sha256.as_str()));
+                st.finish(id, RowState::Done, run, status, None, 0, doc, None)?;
+            }
+        }
         let ok = job
             .response
             .as_ref()
@@ -387,11 +406,28 @@ impl Writer {
             n.title = Some(l.title.clone());
             self.add(st, n, queued)?;
         }
-        for u in &links.continuations {
-            let n = self.child(item, u, Kind::Part);
-            self.add(st, n, queued)?;
-        }
+        // `links.continuations` is always empty here: a report's further pages are fetched by
+        // its task and archived with it (see `write_one`).
         Ok(())
+    }
+}
+
+/// The archive's view of a further page of a report: an attachment of the report page, not a
+/// report of its own (`reparse` reads the documents of kind `report`).
+fn part_document(part: &super::task::PartPage) -> NewDocument<'_> {
+    let final_url =
+        (part.response.final_url != part.url).then_some(part.response.final_url.as_str());
+    NewDocument {
+        url: part.url.as_str(),
+        final_url,
+        fetched_at: None,
+        http_status: Some(part.response.status),
+        headers: None,
+        content_type: part.response.content_type.as_deref(),
+        declared_encoding: None,
+        detected_encoding: None,
+        bytes: &part.response.body,
+        kind: DocumentKind::Attachment,
     }
 }
 

@@ -7,6 +7,12 @@
 //! `GET {prefix}/gkmlpt/api/all/{id}?page=1&sid={SID}`. An API page is JSON
 //! `{"classify":{"post_count":N},"articles":[{title, url, post_url, attachment, …}]}` with
 //! 1-based pages and no articles past the end.
+//!
+//! A category node may carry a `jump_url`: the SPA then navigates to that page instead of
+//! listing the category through the API (a district's 街镇 reports on a server-rendered column,
+//! or another site). A non-empty `jump_url` of an annual-report category is proposed as a
+//! sub-column in place of the API call; the crawl keeps it only on the seed's host and inside
+//! its scope, like any other sub-column.
 
 use serde_json::Value;
 use url::Url;
@@ -42,35 +48,53 @@ pub(super) fn shell(page_url: &Url, html: &str) -> Option<Discovery> {
         Value::Number(n) => Some(n.to_string()),
         _ => None,
     });
-    let mut ids = Vec::new();
-    collect_categories(&tree, false, &mut ids);
+    let mut found = Vec::new();
+    collect_categories(&tree, false, &mut found);
     let mut out = Discovery {
         family: Family::Gkmlpt,
         ..Discovery::default()
     };
-    if ids.is_empty() {
+    if found.is_empty() {
         tracing::info!(url = %page_url, "gkmlpt tree names no annual-report category; nothing queued");
         out.stub = true;
         return Some(out);
     }
     let prefix = gkmlpt_root(page_url);
-    for id in ids {
-        let mut q = String::from("page=1");
-        if let Some(sid) = sid.as_deref().filter(|s| is_token(s)) {
-            q.push_str("&sid=");
-            q.push_str(sid);
-        }
-        if let Ok(url) = page_url.join(&format!("{prefix}api/all/{id}?{q}")) {
-            let url = canonical(&url);
-            if !out.listings.iter().any(|l| l.url == url) {
-                out.listings.push(super::Listing {
-                    url,
-                    kind: ListingKind::SubColumn,
-                });
+    for category in found {
+        let url = match category {
+            Category::Api(id) => {
+                let mut q = String::from("page=1");
+                if let Some(sid) = sid.as_deref().filter(|s| is_token(s)) {
+                    q.push_str("&sid=");
+                    q.push_str(sid);
+                }
+                page_url
+                    .join(&format!("{prefix}api/all/{id}?{q}"))
+                    .ok()
+                    .map(|u| canonical(&u))
             }
+            Category::Jump(href) => resolve(page_url, &href),
+        };
+        if let Some(url) = url
+            && url != canonical(page_url)
+            && !out.listings.iter().any(|l| l.url == url)
+        {
+            out.listings.push(super::Listing {
+                url,
+                kind: ListingKind::SubColumn,
+            });
         }
     }
     Some(out)
+}
+
+/// Where an annual-report category is listed.
+#[derive(Debug, PartialEq, Eq)]
+enum Category {
+    /// Through the listing API, by category id.
+    Api(String),
+    /// On the page the node's `jump_url` names (as written, unresolved).
+    Jump(String),
 }
 
 /// The path of the `gkmlpt/` directory a page sits in (`/dept/gkmlpt/`), `/gkmlpt/` when the
@@ -90,29 +114,39 @@ fn is_token(s: &str) -> bool {
             .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
 }
 
-/// Ids of the categories under `nodes` that hold annual reports: those whose name says so and
-/// every descendant of theirs. Categories known to be empty (`post_count: 0`) are skipped,
-/// their children are not.
-fn collect_categories(nodes: &Value, inherited: bool, ids: &mut Vec<String>) {
+/// The categories under `nodes` that hold annual reports: those whose name says so and every
+/// descendant of theirs. A category with a `jump_url` is listed there, not through the API;
+/// categories known to be empty (`post_count: 0`) are skipped (their jump pages and children
+/// are not: the count is the API's, which a jump category does not use).
+fn collect_categories(nodes: &Value, inherited: bool, found: &mut Vec<Category>) {
     let Some(nodes) = nodes.as_array() else {
         return;
     };
     for node in nodes {
-        if ids.len() >= MAX_CATEGORIES {
+        if found.len() >= MAX_CATEGORIES {
             return;
         }
         let name = node.get("name").and_then(Value::as_str).unwrap_or("");
         let matches = inherited || REPORT_CATEGORY_WORDS.iter().any(|w| name.contains(w));
         let empty = node.get("post_count").and_then(Value::as_u64) == Some(0);
+        let jump = node
+            .get("jump_url")
+            .and_then(Value::as_str)
+            .map(str::trim)
+            .filter(|j| !j.is_empty());
+        let category = match jump {
+            Some(j) => Some(Category::Jump(j.to_string())),
+            None if !empty => node_id(node).map(Category::Api),
+            None => None,
+        };
         if matches
-            && !empty
-            && let Some(id) = node_id(node)
-            && !ids.contains(&id)
+            && let Some(c) = category
+            && !found.contains(&c)
         {
-            ids.push(id);
+            found.push(c);
         }
         if let Some(children) = node.get("children") {
-            collect_categories(children, matches, ids);
+            collect_categories(children, matches, found);
         }
     }
 }

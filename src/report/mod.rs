@@ -41,9 +41,26 @@ pub fn parse(input: &Input) -> ParsedReport {
         return report;
     }
     let decoded = crate::decode::decode(input.bytes, input.content_type);
-    let encoding = decoded.describe();
-    if looks_like_html(&decoded.text) {
-        let page = html::parse_page(&decoded.text);
+    parse_str(&decoded.text, input.source, decoded.describe())
+}
+
+/// [`parse`] for a caller that already decoded `input.bytes` (the crawler reads a report
+/// page's links from the same text): `decoded` must be
+/// `decode::decode(input.bytes, input.content_type)`, and the result is then the same as
+/// `parse(input)`, without decoding twice.
+pub fn parse_decoded(input: &Input, decoded: &crate::decode::Decoded) -> ParsedReport {
+    if let Some(report) = parse_attachment(input.bytes, input.source) {
+        return report;
+    }
+    parse_str(&decoded.text, input.source, decoded.describe())
+}
+
+/// Parses a document already decoded to text (HTML or a plain-text copy): the text of one page,
+/// or of several pages joined. `encoding` is recorded as given (`Decoded::describe()` of the
+/// bytes it came from). Attachments (PDF, DOCX) are bytes, not text: see [`parse_attachment`].
+pub fn parse_str(text: &str, source: &str, encoding: String) -> ParsedReport {
+    if looks_like_html(text) {
+        let page = html::parse_page(text);
         interpret(Document {
             tables: &page.tables,
             text: &page.text,
@@ -51,22 +68,62 @@ pub fn parse(input: &Input) -> ParsedReport {
             meta_tags: &page.meta,
             attachments: page.attachments.clone(),
             images: page.images,
-            source: input.source,
+            source,
             encoding,
         })
     } else {
-        let table = text::parse_text(&decoded.text);
+        let table = text::parse_text(text);
         interpret(Document {
             tables: std::slice::from_ref(&table),
-            text: &decoded.text,
+            text,
             html_title: None,
             meta_tags: &[],
             attachments: Vec::new(),
             images: 0,
-            source: input.source,
+            source,
             encoding,
         })
     }
+}
+
+/// The text of a report printed over several pages (a TRS article continued at `t…_1.html`,
+/// `t…_2.html`): the first page's text followed by each further page's, each decoded on its
+/// own. [`parse_str`] reads the result as one document: tables and text in page order, so
+/// table 二 on one page and 三, 四 on the next read as they would on one page; the first page's
+/// `<title>` and meta tags come first and are the ones used.
+pub fn join_pages(first: String, parts: &[Input]) -> String {
+    let mut text = first;
+    for part in parts {
+        text.push('\n');
+        text.push_str(&crate::decode::decode(part.bytes, part.content_type).text);
+    }
+    text
+}
+
+/// Parses a report printed over several pages: `first` (already decoded as `decoded`) and the
+/// further pages `parts`, in order; `missing` names further pages that could not be had (they
+/// do not exist, or are not archived), each recorded as a `page_missing` warning. The crawler
+/// (from the pages it fetched) and `reparse` (from the pages archived) both read split reports
+/// through here, so they agree.
+pub fn parse_pages(
+    first: &Input,
+    decoded: crate::decode::Decoded,
+    parts: &[Input],
+    missing: &[&str],
+) -> ParsedReport {
+    if let Some(report) = parse_attachment(first.bytes, first.source) {
+        return report;
+    }
+    let encoding = decoded.describe();
+    let text = join_pages(decoded.text, parts);
+    let mut report = parse_str(&text, first.source, encoding);
+    for url in missing {
+        report.warnings.push(Warning {
+            rule: "page_missing".into(),
+            message: format!("page {url} of the report is missing; read without it"),
+        });
+    }
+    report
 }
 
 /// Parses a PDF, DOCX or DOC document, recognised by its magic bytes; `None` for anything

@@ -24,7 +24,8 @@
 //!   `GET /gkmlpt/api/all/{cat}?page=N&sid=755001` (1-based pages, JSON
 //!   `{"classify":{"post_count":N},"articles":[{"title","url","post_url",…}]}`, empty
 //!   `articles` past the end); articles `/gkmlpt/content/{v}/{folder}/post_{id}.html` repeat
-//!   their body in `_CONFIG.DETAIL.content`.
+//!   their body in `_CONFIG.DETAIL.content`. With [`HostSpec::gkmlpt_jump`] a category jumps
+//!   (`jump_url`) to a server-rendered column instead.
 //! * [`Family::Jiyue`] (集约化, Anhui-like): one host for many agencies. `/public/jgdh.html`
 //!   (机构导航) links every agency's column `/public/column/{organId}?type=4&catId=2003&action=list&nav=3`;
 //!   that page renders page 1 (`ul.doc_list li a[title] + span.date`) and names the AJAX
@@ -42,7 +43,8 @@
 //! to the article; Hanweb stubs link `/module/download/downfile.jsp?classid=0&filename=….pdf`,
 //! which 302-redirects to `/attach/0/<hex>.pdf`. Image-only reports link PNGs under
 //! `/attach/img/`.
-//! Every 200 page carries an `ETag` and `Last-Modified`; conditional GETs get 304.
+//! Every 200 page (the gkmlpt JSON API included, not Hanweb's dataproxy answers) carries an
+//! `ETag` and `Last-Modified`; conditional GETs get 304.
 //!
 //! The [`SimHandle`] exposes the ground truth ([`SimHandle::truth`]: every report URL with its
 //! [`SynthReport`]; [`SimHandle::report_urls`] for just the URLs), the request log
@@ -373,6 +375,11 @@ pub struct HostSpec {
     /// sections 一–二 and `createPageHTML(3, 0, "tYYYYMMDD_ID", "html")`; `…_1.html` holds
     /// section 三, `…_2.html` sections 四–六 (0: none).
     pub multipage_every: usize,
+    /// gkmlpt hosts with [`Layout::DeptColumns`]: the 街镇年报 category's TREE node carries a
+    /// `jump_url` to a server-rendered column on the same host (`/gkmlpt/nb0/jdnb/index.htm`,
+    /// then `home_1.htm`, … as on gov.cn; the API lists nothing for that category), and the
+    /// tree has one more annual-report category whose `jump_url` leads to another site.
+    pub gkmlpt_jump: bool,
     /// Title variants on 4 reports in 10 (agency first without 工作, full-width year, missing
     /// year, （超链版）).
     pub title_variants: bool,
@@ -425,6 +432,7 @@ impl HostSpec {
             page_bytes: 0,
             inconsistent_every: 0,
             multipage_every: 0,
+            gkmlpt_jump: false,
             title_variants: false,
             noise_every: 0,
             first_year: 2019,

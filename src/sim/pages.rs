@@ -503,17 +503,29 @@ pub(crate) fn jiyue_list(
 /// categories sit beside 政府信息公开年报 so a crawler has to pick by name.
 pub(crate) fn gkmlpt_shell(host: &Host, tree: &[(Column, usize)]) -> String {
     let node = |c: &Column, count: usize, children: String| {
+        let jump = if host.is_jump(c) {
+            format!("jump_url:'{}index.htm',", c.path)
+        } else {
+            String::new()
+        };
         format!(
-            "{{id:{},name:'{}',post_count:{count},children:[{children}]}}",
+            "{{id:{},name:'{}',post_count:{count},{jump}children:[{children}]}}",
             c.col_id,
             c.title.replace('\'', "")
         )
     };
-    let children: Vec<String> = tree
+    let mut children: Vec<String> = tree
         .iter()
         .skip(1)
         .map(|(c, n)| node(c, *n, String::new()))
         .collect();
+    if host.spec.gkmlpt_jump {
+        // Another site's reports: a crawler seeded with this host must not follow it.
+        children.push(
+            "{id:2660,name:'区属单位年报',post_count:3,jump_url:'http://www.gd-elsewhere.invalid/zfxxgk/zfxxgknb/',children:[]}"
+                .to_string(),
+        );
+    }
     let root = tree
         .first()
         .map(|(c, n)| node(c, *n, children.join(",")))

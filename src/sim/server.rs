@@ -657,10 +657,10 @@ fn serve(host: &Host, path: &str, query: &HashMap<String, String>) -> Resp {
             column,
             items,
             total,
-        } => response(
-            StatusCode::OK,
+        } => with_validators(
             "application/json; charset=utf-8",
-            pages::gkmlpt_api(host, column.as_ref(), &items, total),
+            pages::gkmlpt_api(host, column.as_ref(), &items, total).into_bytes(),
+            listing_modified,
         ),
         Resource::Image => response(StatusCode::OK, "image/png", pages::PNG),
         Resource::Shell(kind, target) => html(host, pages::shell(kind, &target)),

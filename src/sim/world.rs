@@ -592,6 +592,12 @@ impl Host {
         idx
     }
 
+    /// Whether a gkmlpt column is a jump category (see [`HostSpec::gkmlpt_jump`]): listed on
+    /// its own HTML column page, not through the API.
+    pub fn is_jump(&self, col: &Column) -> bool {
+        self.spec.gkmlpt_jump && self.spec.family == Family::Gkmlpt && col.key == ColumnKey::Street
+    }
+
     pub fn entry_path(&self) -> String {
         match self.state.lock() {
             Ok(st) => self.entry_path_for(&st.columns[0]),
@@ -678,6 +684,7 @@ impl Host {
             Family::Trs | Family::TrsOneBased => format!("{}{}", self.base, col.path),
             Family::Hanweb => format!("{}{}index.html", self.base, col.path),
             Family::GovCn => format!("{}{}index.htm", self.base, col.path),
+            Family::Gkmlpt if self.is_jump(col) => format!("{}{}index.htm", self.base, col.path),
             Family::Gkmlpt => format!(
                 "{}/gkmlpt/api/all/{}?page=1&sid={GKMLPT_SID}",
                 self.base, col.col_id
@@ -867,7 +874,8 @@ impl Host {
         let page = match (self.spec.family, file) {
             (_, "") => 0,
             (Family::Trs | Family::TrsOneBased, "index.html") => 0,
-            (Family::GovCn, "index.htm" | "home_0.htm") => 0,
+            // gkmlpt: a jump category's column page (see `Host::is_jump`), gov.cn-style.
+            (Family::GovCn | Family::Gkmlpt, "index.htm" | "home_0.htm") => 0,
             (Family::Trs, f) => match parse_num(f, "index_", ".html") {
                 Some(k) => k,
                 None => return Resource::NotFound,
@@ -876,11 +884,11 @@ impl Host {
                 Some(k) => k.saturating_sub(1),
                 None => return Resource::NotFound,
             },
-            (Family::GovCn, f) => match parse_num(f, "home_", ".htm") {
+            (Family::GovCn | Family::Gkmlpt, f) => match parse_num(f, "home_", ".htm") {
                 Some(k) => k,
                 None => return Resource::NotFound,
             },
-            (Family::Hanweb | Family::Gkmlpt | Family::Jiyue, _) => return Resource::NotFound,
+            (Family::Hanweb | Family::Jiyue, _) => return Resource::NotFound,
         };
         let listed = self.listed(st, c);
         let per = self.spec.per_page.max(1);
@@ -926,6 +934,13 @@ impl Host {
                 .collect();
             return Resource::GkmlptShell(tree);
         }
+        if st
+            .columns
+            .iter()
+            .any(|c| self.is_jump(c) && path.starts_with(&c.path))
+        {
+            return self.resolve_static(st, path);
+        }
         let Some(cat) = path.strip_prefix("/gkmlpt/api/all/") else {
             return Resource::NotFound;
         };
@@ -940,8 +955,13 @@ impl Host {
         } else {
             page
         };
-        let Some(c) = st.columns.iter().position(|c| c.col_id.to_string() == cat) else {
-            // Other categories of the catalogue exist but hold no reports.
+        let Some(c) = st
+            .columns
+            .iter()
+            .position(|c| c.col_id.to_string() == cat && !self.is_jump(c))
+        else {
+            // Other categories of the catalogue exist but hold no reports; a jump category's
+            // reports are on its column page.
             return Resource::GkmlptApi {
                 column: None,
                 items: Vec::new(),

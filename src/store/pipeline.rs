@@ -87,8 +87,83 @@ pub struct ReparseSummary {
     pub attachments: AdoptSummary,
 }
 
-/// A body read from the archive, or why it could not be.
-type SourceItem = std::result::Result<(super::ReportSource, Vec<u8>), (String, String)>;
+/// A body read from the archive (with the further pages of a multi-page report), or why it
+/// could not be.
+type SourceItem =
+    std::result::Result<(super::ReportSource, Vec<u8>, Vec<ArchivedPart>), (String, String)>;
+
+/// A further page of a multi-page report page (TRS `t…_1.html`), as the crawler archived it.
+struct ArchivedPart {
+    url: String,
+    /// Body and `Content-Type`; `None` when the page is not in the archive.
+    body: Option<(Vec<u8>, Option<String>)>,
+}
+
+/// The further pages a report page names (`createPageHTML(3, 0, "t…", "html")` in the
+/// article), read from the archive. Pages without the pager, most of them, cost one scan.
+fn archived_parts(
+    reader: &Archive,
+    url: &str,
+    bytes: &[u8],
+    content_type: Option<&str>,
+) -> Result<Vec<ArchivedPart>> {
+    if memchr::memmem::find(bytes, b"createPageHTML").is_none() {
+        return Ok(Vec::new());
+    }
+    let Ok(page_url) = url::Url::parse(url) else {
+        return Ok(Vec::new());
+    };
+    use rusqlite::OptionalExtension;
+    let text = crate::decode::decode(bytes, content_type).text;
+    let mut parts = Vec::new();
+    for part in crate::discover::report_links(&page_url, &text).continuations {
+        let doc: Option<(String, Option<String>)> = reader
+            .conn()
+            .prepare_cached(
+                "SELECT sha256, content_type FROM documents WHERE url = ?1 ORDER BY id DESC LIMIT 1",
+            )?
+            .query_row([part.as_str()], |r| Ok((r.get(0)?, r.get(1)?)))
+            .optional()?;
+        let body = match doc {
+            Some((sha, ct)) => reader.raw_bytes(&sha)?.map(|b| (b, ct)),
+            None => None,
+        };
+        parts.push(ArchivedPart {
+            url: part.to_string(),
+            body,
+        });
+    }
+    Ok(parts)
+}
+
+/// Parses a report document, with its further pages when it has some.
+fn parse_source(src: &super::ReportSource, bytes: &[u8], parts: &[ArchivedPart]) -> ParsedReport {
+    let first = Input {
+        bytes,
+        source: &src.url,
+        content_type: src.content_type.as_deref(),
+    };
+    if parts.is_empty() {
+        return report::parse(&first);
+    }
+    let inputs: Vec<Input> = parts
+        .iter()
+        .filter_map(|p| {
+            p.body.as_ref().map(|(b, ct)| Input {
+                bytes: b,
+                source: &p.url,
+                content_type: ct.as_deref(),
+            })
+        })
+        .collect();
+    let missing: Vec<&str> = parts
+        .iter()
+        .filter(|p| p.body.is_none())
+        .map(|p| p.url.as_str())
+        .collect();
+    let decoded = crate::decode::decode(bytes, first.content_type);
+    report::parse_pages(&first, decoded, &inputs, &missing)
+}
 
 /// A file to parse, `None` when it is already archived, or why it could not be read.
 type FileJob = std::result::Result<Option<FileItem>, (String, String)>;
@@ -241,7 +316,12 @@ pub fn reparse(
                 break;
             }
             let item = match reader.raw_bytes(&src.sha256) {
-                Ok(Some(bytes)) => Ok((src, bytes)),
+                Ok(Some(bytes)) => {
+                    match archived_parts(&reader, &src.url, &bytes, src.content_type.as_deref()) {
+                        Ok(parts) => Ok((src, bytes, parts)),
+                        Err(e) => Err((src.url.clone(), e.to_string())),
+                    }
+                }
                 Ok(None) => Err((src.url.clone(), format!("body {} is missing", src.sha256))),
                 Err(e) => Err((src.url.clone(), e.to_string())),
             };
@@ -252,12 +332,8 @@ pub fn reparse(
         Ok(())
     };
     let work = |item: SourceItem| {
-        item.map(|(src, bytes)| {
-            let mut parsed = report::parse(&Input {
-                bytes: &bytes,
-                source: &src.url,
-                content_type: src.content_type.as_deref(),
-            });
+        item.map(|(src, bytes, parts)| {
+            let mut parsed = parse_source(&src, &bytes, &parts);
             if src.year_source.as_deref() == Some(YearSource::Given.as_str()) {
                 parsed.year = src.year;
                 parsed.year_source = YearSource::Given;
