@@ -82,6 +82,7 @@ fn seeds(sim: &SimHandle) -> Vec<Seed> {
             rate: None,
             burst: None,
             accept_invalid_certs: None,
+            hosts: Vec::new(),
         })
         .collect()
 }
