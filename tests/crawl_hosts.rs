@@ -288,3 +288,30 @@ async fn the_organ_host_serves_its_organs_and_nothing_else() {
         BTreeSet::from(["plat".to_string(), "plat-organs".to_string()])
     );
 }
+
+#[test]
+fn seed_files_name_hosts() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("jiyue.toml");
+    std::fs::write(
+        &file,
+        "[[portal]]\nname = \"某省\"\nurl = \"https://www.sim-prov.gov.cn/public/jgdh.html\"\n\
+         family = \"jiyue\"\nrate = 0.5\nhosts = [\"*.sim-prov.gov.cn\", \"127.0.0.9\"]\n",
+    )
+    .unwrap();
+    let portals = gknb::seeds::load(&file).unwrap();
+    assert_eq!(
+        portals[0].host_patterns().unwrap(),
+        [
+            HostPattern::Subdomains("sim-prov.gov.cn".into()),
+            HostPattern::Exact("127.0.0.9".into())
+        ]
+    );
+    std::fs::write(
+        &file,
+        "[[portal]]\nname = \"某省\"\nurl = \"https://www.sim-prov.gov.cn/\"\nhosts = [\"*\"]\n",
+    )
+    .unwrap();
+    let err = gknb::seeds::load(&file).unwrap_err().to_string();
+    assert!(err.contains("jiyue.toml") && err.contains("某省"), "{err}");
+}
