@@ -1,7 +1,7 @@
 //! Seeds that allow more hosts (`hosts` in the seed files): a 集约化 platform whose navigation
 //! page links some organs' columns on a second host. Without the allowance the crawl stays on
 //! the seed's host; with it every organ's reports are found once, and the second host gets the
-//! seed's politeness and its own robots.txt.
+//! seed's politeness (rate, burst, TLS override) and its own robots.txt.
 
 mod crawl_support;
 
@@ -314,4 +314,32 @@ fn seed_files_name_hosts() {
     .unwrap();
     let err = gknb::seeds::load(&file).unwrap_err().to_string();
     assert!(err.contains("jiyue.toml") && err.contains("某省"), "{err}");
+}
+
+/// The seed's TLS override reaches its other hosts too: a self-signed platform is crawled on
+/// both hosts when the seed accepts invalid certificates.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn allowed_hosts_get_the_seeds_tls_override() {
+    let mut config = world(207);
+    config.hosts[0].faults.tls = Some(sim::Tls::SelfSigned);
+    let sim = sim::start(config).await.unwrap();
+    let organs = sim.base_url("plat-organs").unwrap();
+    assert!(organs.starts_with("https://"));
+    let mut s = seed(&sim, vec![HostPattern::parse(&host_of(&organs)).unwrap()]);
+    s.accept_invalid_certs = Some(true);
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("hosts-tls.sqlite");
+    let summary = crawl::crawl(&db, &[s], options()).await.unwrap();
+    assert!(summary.unreachable.is_empty(), "{:?}", summary.unreachable);
+    assert_eq!(summary.failure_count, 0, "{:?}", summary.failures);
+    let found: BTreeSet<String> = column(
+        &db,
+        "SELECT url FROM crawl_frontier WHERE kind = 'report' AND state = 'done'",
+    )
+    .into_iter()
+    .collect();
+    let truth: BTreeSet<String> = sim.truth("plat").into_iter().map(|t| t.url).collect();
+    assert_eq!(found, truth);
+    assert!(truth.iter().any(|u| u.starts_with(&organs)));
+    assert!(sim.requests().iter().all(|r| r.method != "TLS"));
 }
