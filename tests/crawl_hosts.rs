@@ -10,10 +10,8 @@ use std::net::SocketAddr;
 use std::path::Path;
 use std::time::Duration;
 
-use gknb::config::RobotsPolicy;
 use gknb::crawl::{self, CrawlOptions, Seed, Summary};
 use gknb::discover::Family as Hint;
-use gknb::fetch::{FetchConfig, HostPolicy};
 use gknb::seeds::HostPattern;
 use gknb::sim::{self, Family, HostSpec, OrganHost, ReportKind, SimConfig, SimHandle};
 use url::Url;
@@ -24,31 +22,7 @@ const DEFAULT_RATE: f64 = 200.0;
 const SEED_RATE: f64 = 20.0;
 
 fn options() -> CrawlOptions {
-    CrawlOptions {
-        fetch: FetchConfig {
-            user_agent: "Mozilla/5.0 (compatible; gknb-test/0; +http://example.invalid)".into(),
-            connect_timeout: Duration::from_secs(2),
-            timeout: Duration::from_secs(5),
-            retries: 1,
-            backoff_base: Duration::from_millis(20),
-            backoff_max: Duration::from_secs(1),
-            max_body_bytes: 8 << 20,
-            max_redirects: 5,
-            robots: RobotsPolicy::Obey,
-            concurrency: 32,
-            default_policy: HostPolicy {
-                rate: DEFAULT_RATE,
-                burst: 4,
-                accept_invalid_certs: false,
-            },
-        },
-        max_listing_pages: 50,
-        max_depth: 3,
-        per_host_parallel: 4,
-        max_in_flight: 256,
-        progress: false,
-        max_pages: None,
-    }
+    crawl_support::fast_options(DEFAULT_RATE, 1)
 }
 
 /// A platform of six organs with six reports each (four a page: two pages per column); organs

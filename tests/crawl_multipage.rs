@@ -9,12 +9,9 @@ mod crawl_support;
 use std::collections::BTreeSet;
 use std::net::SocketAddr;
 use std::path::Path;
-use std::time::Duration;
 
-use gknb::config::RobotsPolicy;
 use gknb::crawl::{self, CrawlOptions, Seed};
 use gknb::discover::Family as Hint;
-use gknb::fetch::{FetchConfig, HostPolicy};
 use gknb::model::Status;
 use gknb::sim::{self, Charset, Family, HostSpec, SimConfig, SimHandle};
 use url::Url;
@@ -44,31 +41,7 @@ fn world() -> SimConfig {
 }
 
 fn options() -> CrawlOptions {
-    CrawlOptions {
-        fetch: FetchConfig {
-            user_agent: "Mozilla/5.0 (compatible; gknb-test/0; +http://example.invalid)".into(),
-            connect_timeout: Duration::from_secs(2),
-            timeout: Duration::from_secs(5),
-            retries: 1,
-            backoff_base: Duration::from_millis(20),
-            backoff_max: Duration::from_secs(1),
-            max_body_bytes: 8 << 20,
-            max_redirects: 5,
-            robots: RobotsPolicy::Obey,
-            concurrency: 32,
-            default_policy: HostPolicy {
-                rate: 200.0,
-                burst: 4,
-                accept_invalid_certs: false,
-            },
-        },
-        max_listing_pages: 50,
-        max_depth: 3,
-        per_host_parallel: 4,
-        max_in_flight: 256,
-        progress: false,
-        max_pages: None,
-    }
+    crawl_support::fast_options(200.0, 1)
 }
 
 fn seeds(sim: &SimHandle) -> Vec<Seed> {

@@ -49,3 +49,34 @@ pub fn path_of(url: &str) -> String {
         None => u.path().to_string(),
     }
 }
+
+/// Crawl options for a quick test crawl of the simulator: every host at `rate` requests per
+/// second (burst 4, four requests in flight), short timeouts and backoff, `retries` retries.
+pub fn fast_options(rate: f64, retries: u32) -> gknb::crawl::CrawlOptions {
+    use std::time::Duration;
+    gknb::crawl::CrawlOptions {
+        fetch: gknb::fetch::FetchConfig {
+            user_agent: "Mozilla/5.0 (compatible; gknb-test/0; +http://example.invalid)".into(),
+            connect_timeout: Duration::from_secs(2),
+            timeout: Duration::from_secs(5),
+            retries,
+            backoff_base: Duration::from_millis(20),
+            backoff_max: Duration::from_secs(1),
+            max_body_bytes: 8 << 20,
+            max_redirects: 5,
+            robots: gknb::config::RobotsPolicy::Obey,
+            concurrency: 32,
+            default_policy: gknb::fetch::HostPolicy {
+                rate,
+                burst: 4,
+                accept_invalid_certs: false,
+            },
+        },
+        max_listing_pages: 50,
+        max_depth: 3,
+        per_host_parallel: 4,
+        max_in_flight: 256,
+        progress: false,
+        max_pages: None,
+    }
+}
