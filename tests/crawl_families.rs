@@ -8,7 +8,6 @@ mod crawl_support;
 
 use std::collections::{BTreeSet, HashMap, HashSet};
 use std::net::SocketAddr;
-use std::path::Path;
 
 use gknb::crawl::{self, CrawlOptions, Seed};
 use gknb::discover::Family as Hint;
@@ -102,15 +101,6 @@ fn seeds(sim: &SimHandle) -> Vec<Seed> {
         .collect()
 }
 
-fn column(db: &Path, sql: &str) -> Vec<String> {
-    let conn = rusqlite::Connection::open(db).unwrap();
-    let mut st = conn.prepare(sql).unwrap();
-    st.query_map([], |r| r.get(0))
-        .unwrap()
-        .collect::<Result<_, _>>()
-        .unwrap()
-}
-
 fn query(path: &str, key: &str) -> Option<String> {
     let u = Url::parse(&format!("http://x{path}")).ok()?;
     u.query_pairs()
@@ -132,7 +122,7 @@ async fn gkmlpt_and_jiyue_hosts_are_crawled_completely() {
         .collect();
 
     // Every report exactly once, and nothing else taken for a report.
-    let found = column(
+    let found = crawl_support::column(
         &db,
         "SELECT url FROM crawl_frontier WHERE kind = 'report' AND state = 'done' ORDER BY url",
     );
@@ -182,19 +172,7 @@ async fn gkmlpt_and_jiyue_hosts_are_crawled_completely() {
     assert_eq!(archive.integrity_check().unwrap(), vec!["ok"]);
     for name in &names {
         for t in sim.truth(name) {
-            let ids: Vec<i64> = {
-                let mut st = archive
-                    .conn()
-                    .prepare(
-                        "SELECT r.id FROM reports r JOIN documents d ON d.id = r.document_id
-                         WHERE d.url = ?1",
-                    )
-                    .unwrap();
-                st.query_map([&t.url], |r| r.get(0))
-                    .unwrap()
-                    .collect::<Result<_, _>>()
-                    .unwrap()
-            };
+            let ids = crawl_support::report_ids(&archive, &t.url);
             assert_eq!(
                 ids.len(),
                 1,
@@ -226,8 +204,8 @@ async fn gkmlpt_and_jiyue_hosts_are_crawled_completely() {
                 .to_string()
         })
         .collect();
-    let queued = column(&db, "SELECT url FROM crawl_frontier");
-    let archived = column(&db, "SELECT COALESCE(final_url, url) FROM documents");
+    let queued = crawl_support::column(&db, "SELECT url FROM crawl_frontier");
+    let archived = crawl_support::column(&db, "SELECT COALESCE(final_url, url) FROM documents");
     for u in queued.iter().chain(&archived) {
         let h = Url::parse(u).unwrap().host_str().unwrap().to_string();
         assert!(hosts.contains(&h), "outside the seeds: {u}");
@@ -362,7 +340,7 @@ async fn gkmlpt_and_jiyue_hosts_are_crawled_completely() {
         jy_labels, jy_organs,
         "jy-sticky: one repeated page per organ"
     );
-    let sticky_found = column(
+    let sticky_found = crawl_support::column(
         &db,
         "SELECT url FROM crawl_frontier WHERE kind = 'report' AND state = 'done'",
     )

@@ -7,7 +7,6 @@ mod crawl_support;
 
 use std::collections::BTreeSet;
 use std::net::SocketAddr;
-use std::path::Path;
 use std::time::Duration;
 
 use gknb::crawl::{self, CrawlOptions, Seed, Summary};
@@ -57,15 +56,6 @@ fn seed(sim: &SimHandle, hosts: Vec<HostPattern>) -> Seed {
     }
 }
 
-fn column(db: &Path, sql: &str) -> Vec<String> {
-    let conn = rusqlite::Connection::open(db).unwrap();
-    let mut st = conn.prepare(sql).unwrap();
-    st.query_map([], |r| r.get(0))
-        .unwrap()
-        .collect::<Result<_, _>>()
-        .unwrap()
-}
-
 fn host_of(url: &str) -> String {
     Url::parse(url).unwrap().host_str().unwrap().to_string()
 }
@@ -95,7 +85,7 @@ async fn without_hosts_the_crawl_stays_on_the_seed_host() {
     let (remote, local): (Vec<_>, Vec<_>) =
         truth.iter().partition(|t| host_of(&t.url) == organ_host);
     assert_eq!((remote.len(), local.len()), (18, 18));
-    let found: BTreeSet<String> = column(
+    let found: BTreeSet<String> = crawl_support::column(
         &db,
         "SELECT url FROM crawl_frontier WHERE kind = 'report' AND state = 'done'",
     )
@@ -103,7 +93,7 @@ async fn without_hosts_the_crawl_stays_on_the_seed_host() {
     .collect();
     let local_urls: BTreeSet<String> = local.iter().map(|t| t.url.clone()).collect();
     assert_eq!(found, local_urls, "the seed host's reports, and only those");
-    let queued = column(&db, "SELECT url FROM crawl_frontier");
+    let queued = crawl_support::column(&db, "SELECT url FROM crawl_frontier");
     assert!(
         queued.iter().all(|u| host_of(u) != organ_host),
         "an organ-host URL was queued"
@@ -130,7 +120,7 @@ async fn allowed_hosts_are_crawled_with_the_seeds_politeness() {
             .count(),
         18
     );
-    let found = column(
+    let found = crawl_support::column(
         &db,
         "SELECT url FROM crawl_frontier WHERE kind = 'report' AND state = 'done' ORDER BY url",
     );
@@ -163,19 +153,7 @@ async fn allowed_hosts_are_crawled_with_the_seeds_politeness() {
     let archive = gknb::store::Archive::open_read_only(&db).unwrap();
     assert_eq!(archive.integrity_check().unwrap(), vec!["ok"]);
     for t in &truth {
-        let ids: Vec<i64> = {
-            let mut st = archive
-                .conn()
-                .prepare(
-                    "SELECT r.id FROM reports r JOIN documents d ON d.id = r.document_id
-                     WHERE d.url = ?1",
-                )
-                .unwrap();
-            st.query_map([&t.url], |r| r.get(0))
-                .unwrap()
-                .collect::<Result<_, _>>()
-                .unwrap()
-        };
+        let ids = crawl_support::report_ids(&archive, &t.url);
         assert_eq!(ids.len(), 1, "{} ingested {} times", t.url, ids.len());
         let stored = archive.report(ids[0]).unwrap().unwrap();
         crawl_support::assert_matches_truth(&stored, t);
@@ -189,7 +167,7 @@ async fn allowed_hosts_are_crawled_with_the_seeds_politeness() {
         !remote_pdfs.is_empty(),
         "the organ host has attachment-only reports"
     );
-    let archived: BTreeSet<String> = column(&db, "SELECT url FROM documents")
+    let archived: BTreeSet<String> = crawl_support::column(&db, "SELECT url FROM documents")
         .into_iter()
         .collect();
     for pdf in remote_pdfs {
@@ -306,7 +284,7 @@ async fn allowed_hosts_get_the_seeds_tls_override() {
     let summary = crawl::crawl(&db, &[s], options()).await.unwrap();
     assert!(summary.unreachable.is_empty(), "{:?}", summary.unreachable);
     assert_eq!(summary.failure_count, 0, "{:?}", summary.failures);
-    let found: BTreeSet<String> = column(
+    let found: BTreeSet<String> = crawl_support::column(
         &db,
         "SELECT url FROM crawl_frontier WHERE kind = 'report' AND state = 'done'",
     )

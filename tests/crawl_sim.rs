@@ -246,16 +246,15 @@ async fn crawl_finds_every_report_once_politely() {
     assert_eq!(archive.integrity_check().unwrap(), vec!["ok"]);
     for name in COMPLETE {
         for t in sim.truth(name) {
-            let id: i64 = archive
-                .conn()
-                .query_row(
-                    "SELECT r.id FROM reports r JOIN documents d ON d.id = r.document_id
-                     WHERE d.url = ?1",
-                    [&t.url],
-                    |r| r.get(0),
-                )
-                .unwrap_or_else(|e| panic!("{name}: {} not ingested: {e}", t.url));
-            let stored = archive.report(id).unwrap().unwrap();
+            let ids = crawl_support::report_ids(&archive, &t.url);
+            assert_eq!(
+                ids.len(),
+                1,
+                "{name}: {} ingested {} times",
+                t.url,
+                ids.len()
+            );
+            let stored = archive.report(ids[0]).unwrap().unwrap();
             crawl_support::assert_matches_truth(&stored, &t);
         }
     }

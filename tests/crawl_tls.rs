@@ -50,15 +50,6 @@ fn seed(sim: &SimHandle, name: &str, accept_invalid_certs: Option<bool>) -> Seed
     }
 }
 
-fn column(db: &Path, sql: &str) -> Vec<String> {
-    let conn = rusqlite::Connection::open(db).unwrap();
-    let mut st = conn.prepare(sql).unwrap();
-    st.query_map([], |r| r.get(0))
-        .unwrap()
-        .collect::<Result<_, _>>()
-        .unwrap()
-}
-
 fn authority(sim: &SimHandle, name: &str) -> String {
     let u = Url::parse(&sim.base_url(name).unwrap()).unwrap();
     format!("{}:{}", u.host_str().unwrap(), u.port().unwrap())
@@ -67,7 +58,7 @@ fn authority(sim: &SimHandle, name: &str) -> String {
 /// Every report of `name` found once and ingested with the simulator's facts.
 fn assert_complete(sim: &SimHandle, db: &Path, name: &str) {
     let base = sim.base_url(name).unwrap();
-    let found: Vec<String> = column(
+    let found: Vec<String> = crawl_support::column(
         db,
         "SELECT url FROM crawl_frontier WHERE kind = 'report' AND state = 'done'",
     )
@@ -85,16 +76,9 @@ fn assert_complete(sim: &SimHandle, db: &Path, name: &str) {
     assert_eq!(found_set, truth_urls, "{name}");
     let archive = gknb::store::Archive::open_read_only(db).unwrap();
     for t in &truth {
-        let id: i64 = archive
-            .conn()
-            .query_row(
-                "SELECT r.id FROM reports r JOIN documents d ON d.id = r.document_id
-                 WHERE d.url = ?1",
-                [&t.url],
-                |r| r.get(0),
-            )
-            .unwrap();
-        let stored = archive.report(id).unwrap().unwrap();
+        let ids = crawl_support::report_ids(&archive, &t.url);
+        assert_eq!(ids.len(), 1, "{} ingested {} times", t.url, ids.len());
+        let stored = archive.report(ids[0]).unwrap().unwrap();
         crawl_support::assert_matches_truth(&stored, t);
     }
 }

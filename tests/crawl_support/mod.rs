@@ -80,3 +80,28 @@ pub fn fast_options(rate: f64, retries: u32) -> gknb::crawl::CrawlOptions {
         max_pages: None,
     }
 }
+
+/// The first column of `sql`'s rows, as text, from the archive at `db`.
+pub fn column(db: &std::path::Path, sql: &str) -> Vec<String> {
+    let conn = rusqlite::Connection::open(db).unwrap();
+    let mut st = conn.prepare(sql).unwrap();
+    st.query_map([], |r| r.get(0))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap()
+}
+
+/// Ids of the reports stored for the document fetched from `url`: exactly one when the crawl
+/// found the report once.
+pub fn report_ids(archive: &gknb::store::Archive, url: &str) -> Vec<i64> {
+    let mut st = archive
+        .conn()
+        .prepare(
+            "SELECT r.id FROM reports r JOIN documents d ON d.id = r.document_id WHERE d.url = ?1",
+        )
+        .unwrap();
+    st.query_map([url], |r| r.get(0))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap()
+}
