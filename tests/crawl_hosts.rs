@@ -153,10 +153,7 @@ async fn allowed_hosts_are_crawled_with_the_seeds_politeness() {
     let archive = gknb::store::Archive::open_read_only(&db).unwrap();
     assert_eq!(archive.integrity_check().unwrap(), vec!["ok"]);
     for t in &truth {
-        let ids = crawl_support::report_ids(&archive, &t.url);
-        assert_eq!(ids.len(), 1, "{} ingested {} times", t.url, ids.len());
-        let stored = archive.report(ids[0]).unwrap().unwrap();
-        crawl_support::assert_matches_truth(&stored, t);
+        crawl_support::assert_stored_once(&archive, t, "");
     }
     let remote_pdfs: Vec<&String> = truth
         .iter()

@@ -246,16 +246,7 @@ async fn crawl_finds_every_report_once_politely() {
     assert_eq!(archive.integrity_check().unwrap(), vec!["ok"]);
     for name in COMPLETE {
         for t in sim.truth(name) {
-            let ids = crawl_support::report_ids(&archive, &t.url);
-            assert_eq!(
-                ids.len(),
-                1,
-                "{name}: {} ingested {} times",
-                t.url,
-                ids.len()
-            );
-            let stored = archive.report(ids[0]).unwrap().unwrap();
-            crawl_support::assert_matches_truth(&stored, &t);
+            crawl_support::assert_stored_once(&archive, &t, &format!("{name}: "));
         }
     }
 

@@ -76,10 +76,7 @@ fn assert_complete(sim: &SimHandle, db: &Path, name: &str) {
     assert_eq!(found_set, truth_urls, "{name}");
     let archive = gknb::store::Archive::open_read_only(db).unwrap();
     for t in &truth {
-        let ids = crawl_support::report_ids(&archive, &t.url);
-        assert_eq!(ids.len(), 1, "{} ingested {} times", t.url, ids.len());
-        let stored = archive.report(ids[0]).unwrap().unwrap();
-        crawl_support::assert_matches_truth(&stored, t);
+        crawl_support::assert_stored_once(&archive, t, "");
     }
 }
 

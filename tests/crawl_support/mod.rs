@@ -105,3 +105,23 @@ pub fn report_ids(archive: &gknb::store::Archive, url: &str) -> Vec<i64> {
         .collect::<Result<_, _>>()
         .unwrap()
 }
+
+/// Asserts that the report at `t.url` was stored exactly once and matches the simulator's
+/// truth (see [`assert_matches_truth`]); returns it. `context` prefixes the failure message.
+pub fn assert_stored_once(
+    archive: &gknb::store::Archive,
+    t: &TruthReport,
+    context: &str,
+) -> StoredReport {
+    let ids = report_ids(archive, &t.url);
+    assert_eq!(
+        ids.len(),
+        1,
+        "{context}{} ingested {} times",
+        t.url,
+        ids.len()
+    );
+    let stored = archive.report(ids[0]).unwrap().unwrap();
+    assert_matches_truth(&stored, t);
+    stored
+}
