@@ -99,3 +99,90 @@ fn reparse_upgrades_an_attachment_only_page_once_its_attachment_is_archived() {
     assert_eq!(again.attachments.adopted, 0);
     assert_eq!(again.changed_reports, 0);
 }
+
+/// A stub split over two pages (TRS `createPageHTML(2, 0, …)`), its attachment linked only from
+/// the second, and the first page reached through a redirect from an older address: the
+/// further page and the attachment resolve against where the page was served from, as the
+/// crawler resolved them.
+#[test]
+fn a_split_stub_behind_a_redirect_is_read_from_all_its_pages() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let db = dir.path().join("a.sqlite");
+    let mut archive = Archive::open(&db).expect("open");
+    let listed = "http://127.0.0.9/old/nb/2022/t20220120_7.html";
+    let served = "http://127.0.0.9/nb/2022/t20220120_7.html";
+    let pager = |k: u8| {
+        format!(
+            "<div id=\"pagenav\"><script>createPageHTML(2, {k}, \"t20220120_7\", \"html\");</script></div>"
+        )
+    };
+    let head = "<!DOCTYPE html><html><head><meta charset=\"utf-8\">\
+<title>示例县人民政府2024年政府信息公开工作年度报告</title></head><body>\
+<h2>示例县人民政府2024年政府信息公开工作年度报告</h2><p>发布日期：2025-01-20</p>";
+    let first = format!(
+        "{head}<p>报告全文见下一页附件。</p>{}</body></html>",
+        pager(0)
+    );
+    let second = format!(
+        "{head}<p>附件：<a href=\"../att/report2021.pdf\">年度报告.pdf</a></p>{}</body></html>",
+        pager(1)
+    );
+    let hint = AgencyHint {
+        name: Some("示例县人民政府".into()),
+        region: "320000".into(),
+        portal: None,
+    };
+    // Stored as a first look at the page alone would have it.
+    let page = report::parse(&Input {
+        bytes: first.as_bytes(),
+        source: listed,
+        content_type: Some("text/html"),
+    });
+    let mut page_doc = doc(listed, first.as_bytes(), DocumentKind::Report, "text/html");
+    page_doc.final_url = Some(served);
+    archive
+        .store_report(&page_doc, &page, &hint)
+        .expect("store page");
+    archive
+        .put_document(&doc(
+            "http://127.0.0.9/nb/2022/t20220120_7_1.html",
+            second.as_bytes(),
+            DocumentKind::Attachment,
+            "text/html",
+        ))
+        .expect("store the second page");
+    let pdf = pdf();
+    archive
+        .put_document(&doc(
+            "http://127.0.0.9/nb/att/report2021.pdf",
+            &pdf,
+            DocumentKind::Attachment,
+            "application/pdf",
+        ))
+        .expect("store attachment");
+
+    let summary =
+        reparse(&mut archive, &ReparseOptions { workers: 1 }, &mut || {}).expect("reparse");
+    assert!(summary.errors.is_empty(), "{:?}", summary.errors);
+    assert_eq!(summary.attachments.adopted, 1, "{summary:?}");
+    let (status, warnings): (String, String) = archive
+        .conn()
+        .query_row(
+            "SELECT status, warnings FROM reports WHERE url = ?1",
+            [served],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .expect("the page's report");
+    assert_eq!(status, "attachment_only");
+    assert!(!warnings.contains("page_missing"), "{warnings}");
+    let (url, facts): (String, i64) = archive
+        .conn()
+        .query_row(
+            "SELECT url, fact_count FROM reports WHERE is_primary = 1",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .expect("primary report");
+    assert_eq!(url, "http://127.0.0.9/nb/att/report2021.pdf");
+    assert_eq!(facts, 200);
+}

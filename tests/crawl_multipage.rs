@@ -13,7 +13,7 @@ use std::path::Path;
 use gknb::crawl::{self, CrawlOptions, Seed};
 use gknb::discover::Family as Hint;
 use gknb::model::Status;
-use gknb::sim::{self, Charset, Family, HostSpec, SimConfig, SimHandle};
+use gknb::sim::{self, Charset, Family, HostSpec, ReportKind, SimConfig, SimHandle};
 use url::Url;
 
 fn world() -> SimConfig {
@@ -101,7 +101,7 @@ async fn multi_page_reports_are_read_from_all_their_pages() {
     for t in &truth {
         // The whole report, though no single page of a split one holds tables 二, 三 and 四.
         let stored = crawl_support::assert_stored_once(&archive, t, "");
-        if t.parts.len() > 1 {
+        if t.parts.len() > 1 && t.kind == ReportKind::Html {
             assert_eq!(stored.status, Status::Ok.as_str(), "{}", t.url);
             // The first page's title, agency and year, though every page repeats them.
             assert_eq!(stored.title.as_deref(), Some(t.title.as_str()), "{}", t.url);
@@ -174,4 +174,82 @@ async fn multi_page_reports_are_read_from_all_their_pages() {
         reparsed.status_changes
     );
     assert_eq!(reparsed.changed_reports, 0);
+}
+
+/// Split articles listed at an older address that 302s to where they are now (F-MOVED), and
+/// attachment-only stubs split in two with the attachment linked from the second page: the
+/// further pages resolve against where the article was served from, in the crawl and in
+/// `reparse`, and every stub's attachment is fetched.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn moved_split_articles_and_split_stubs() {
+    let mut moved = HostSpec::new(
+        "mp-moved",
+        SocketAddr::from(([127, 0, 0, 172], 0)),
+        Family::Trs,
+    );
+    moved.reports = 12;
+    moved.per_page = 5;
+    moved.multipage_every = 2;
+    moved.attachment_every = 3;
+    moved.faults.moved_articles = true;
+    let sim = sim::start(SimConfig { hosts: vec![moved] }).await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("moved.sqlite");
+    let summary = crawl::crawl(&db, &seeds(&sim), options()).await.unwrap();
+    assert!(summary.failures.is_empty(), "{:?}", summary.failures);
+    let truth = sim.truth("mp-moved");
+    let split_stubs: Vec<&sim::TruthReport> = truth
+        .iter()
+        .filter(|t| t.parts.len() > 1 && t.attachment_url.is_some())
+        .collect();
+    assert!(!split_stubs.is_empty(), "the world has split stubs");
+    let log = sim.requests();
+    // Listed at the older address: the crawler went through the redirect.
+    assert!(
+        log.iter()
+            .any(|q| q.path.contains("/old/") && q.status == 302)
+    );
+
+    let archive = gknb::store::Archive::open_read_only(&db).unwrap();
+    assert_eq!(archive.integrity_check().unwrap(), vec!["ok"]);
+    let archived: BTreeSet<String> = crawl_support::column(&db, "SELECT url FROM documents")
+        .into_iter()
+        .collect();
+    for t in &truth {
+        crawl_support::assert_stored_once(&archive, t, "");
+        for url in &t.parts[1..] {
+            let path = crawl_support::path_of(url);
+            let hits = log
+                .iter()
+                .filter(|q| q.path == path && q.status == 200)
+                .count();
+            assert_eq!(hits, 1, "{path} fetched {hits} times");
+            assert!(archived.contains(url), "{url} not archived");
+        }
+    }
+    for t in split_stubs {
+        let pdf = t.attachment_url.as_ref().unwrap();
+        assert!(
+            archived.contains(pdf),
+            "{}: attachment {pdf} not archived",
+            t.url
+        );
+    }
+    drop(archive);
+
+    let mut archive = gknb::store::Archive::open(&db).unwrap();
+    let opts = gknb::store::pipeline::ReparseOptions { workers: 1 };
+    let reparsed = gknb::store::pipeline::reparse(&mut archive, &opts, &mut || {}).unwrap();
+    assert!(reparsed.errors.is_empty(), "{:?}", reparsed.errors);
+    assert!(
+        reparsed.status_changes.is_empty(),
+        "{:?}",
+        reparsed.status_changes
+    );
+    assert_eq!(reparsed.changed_reports, 0);
+    let missing = crawl_support::column(
+        &db,
+        "SELECT url FROM reports WHERE warnings LIKE '%page_missing%'",
+    );
+    assert!(missing.is_empty(), "{missing:?}");
 }

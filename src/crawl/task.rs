@@ -301,6 +301,19 @@ fn analyse_parts(
 ) -> (Found, Vec<PartPage>) {
     // Archived with the report, not queued as rows of their own.
     links.continuations.clear();
+    // The attachments a further page links (a stub split over pages may name its file on the
+    // last one) are fetched like the first page's.
+    for (_, page) in &fetched.pages {
+        if !is_html(page) {
+            continue;
+        }
+        let text = crate::decode::decode(&page.body, page.content_type.as_deref()).text;
+        for link in discover::report_links(&page.final_url, &text).attachments {
+            if !links.attachments.iter().any(|l| l.url == link.url) {
+                links.attachments.push(link);
+            }
+        }
+    }
     let parsed = fetched.error.is_none().then(|| {
         let inputs: Vec<report::Input> = fetched
             .pages

@@ -62,8 +62,8 @@
 //! bursts, hung responses, 瑞数 412 / 加速乐 521 / WZWS 200 challenges, a 302-to-self cookie
 //! loop, robots.txt `Disallow: /` or `Crawl-delay`, a browser-UA filter, a sticky pager, deep
 //! stub pages, duplicate listings, `javascript:` links, the relative-URL zoo, JS/meta-refresh
-//! shells, forced gzip (declared or not), fixed latency, trickling bodies and mixed listing
-//! date formats; charset profiles per host ([`Charset`]); TLS ([`Tls`]): HTTPS with a
+//! shells, forced gzip (declared or not), fixed latency, trickling bodies, mixed listing
+//! date formats and split articles listed at an older address that redirects; charset profiles per host ([`Charset`]); TLS ([`Tls`]): HTTPS with a
 //! self-signed certificate, or a handshake the server breaks off.
 //!
 //! ```no_run
@@ -297,6 +297,10 @@ pub struct Faults {
     /// F-DATE / F-TRUNC: listing dates in mixed formats (`2024年01月26日`, `2024/1/26`,
     /// `[2024-01-26]`, split over lines), and on odd ids the date inside the `<a>`.
     pub messy_dates: bool,
+    /// F-MOVED: split articles are listed at an older address, the same path with an `old/`
+    /// directory before the file name, which 302s to where the article is now; its further
+    /// pages (`t…_1.html`) are only where it is now.
+    pub moved_articles: bool,
     /// F-TLS: serve HTTPS (self-signed) or break off every handshake. A handshake that fails
     /// is logged as a request with method `TLS`, path `*` and status 0.
     pub tls: Option<Tls>,
@@ -340,6 +344,7 @@ impl Default for Faults {
             latency: None,
             slow_body: None,
             messy_dates: false,
+            moved_articles: false,
             tls: None,
         }
     }
@@ -373,7 +378,8 @@ pub struct HostSpec {
     pub inconsistent_every: usize,
     /// Every n-th HTML report (TRS families only) is split into three pages: the article holds
     /// sections 一–二 and `createPageHTML(3, 0, "tYYYYMMDD_ID", "html")`; `…_1.html` holds
-    /// section 三, `…_2.html` sections 四–六 (0: none).
+    /// section 三, `…_2.html` sections 四–六. An attachment-only stub among them is split in
+    /// two, its attachment link on `…_1.html` (0: none).
     pub multipage_every: usize,
     /// gkmlpt hosts with [`Layout::DeptColumns`]: the 街镇年报 category's TREE node carries a
     /// `jump_url` to a server-rendered column on the same host (`/gkmlpt/nb0/jdnb/index.htm`,

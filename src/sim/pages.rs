@@ -29,10 +29,17 @@ fn meta_charset_name(host: &Host) -> &'static str {
 
 /// The href a listing writes for an article, with the URL-zoo and `javascript:` faults.
 fn href(host: &Host, from_dir: &str, r: &ReportMeta) -> String {
+    let moved;
+    let path = if host.spec.faults.moved_articles && r.parts > 1 {
+        moved = r.old_path();
+        &moved
+    } else {
+        &r.path
+    };
     let canonical = match host.spec.family {
         // Hanweb records and 集约化 column pages (`/public/column/1681?…`) link absolute paths.
-        Family::Hanweb | Family::Jiyue => r.path.clone(),
-        _ => rel_link(from_dir, &r.path),
+        Family::Hanweb | Family::Jiyue => path.clone(),
+        _ => rel_link(from_dir, path),
     };
     let mut h = canonical.clone();
     if host.spec.faults.url_zoo {
@@ -401,6 +408,9 @@ pub(crate) fn report_part(host: &Host, r: &ReportMeta, k: u8) -> String {
     if r.parts <= 1 {
         return page;
     }
+    if r.kind == ReportKind::AttachmentOnly {
+        return stub_part(&page, r, k);
+    }
     let Some(open) = page.find("id=\"zoom\">").map(|i| i + "id=\"zoom\">".len()) else {
         return page;
     };
@@ -421,12 +431,7 @@ pub(crate) fn report_part(host: &Host, r: &ReportMeta, k: u8) -> String {
         close,
     ];
     let k = usize::from(k.min(2));
-    let stem = r
-        .path
-        .rsplit('/')
-        .next()
-        .and_then(|f| f.strip_suffix(".html"))
-        .unwrap_or("");
+    let stem = stem(r);
     format!(
         "{}{}<div id=\"pagenav\"><script type=\"text/javascript\">createPageHTML({}, {k}, \"{stem}\", \"html\");</script></div>\n{}",
         &page[..open],
@@ -434,6 +439,39 @@ pub(crate) fn report_part(host: &Host, r: &ReportMeta, k: u8) -> String {
         r.parts,
         &page[close..]
     )
+}
+
+/// Part `k` of a stub split in two: the first page says the report follows, the second holds
+/// the attachment link; both carry the in-article pager.
+fn stub_part(page: &str, r: &ReportMeta, k: u8) -> String {
+    let Some(open) = page.find("<p>附件：") else {
+        return page.to_string();
+    };
+    let close = page[open..]
+        .find("</p>")
+        .map_or(page.len(), |i| open + i + "</p>".len());
+    let body = if k == 0 {
+        "<p>报告全文见下一页附件。</p>"
+    } else {
+        &page[open..close]
+    };
+    format!(
+        "{}{body}<div id=\"pagenav\"><script type=\"text/javascript\">createPageHTML({}, {}, \"{}\", \"html\");</script></div>{}",
+        &page[..open],
+        r.parts,
+        k.min(1),
+        stem(r),
+        &page[close..]
+    )
+}
+
+/// The article's file name without `.html`, as `createPageHTML` names it.
+fn stem(r: &ReportMeta) -> &str {
+    r.path
+        .rsplit('/')
+        .next()
+        .and_then(|f| f.strip_suffix(".html"))
+        .unwrap_or("")
 }
 
 /// 集约化 agency navigation (机构导航): every organ's annual-report column, plus a second link

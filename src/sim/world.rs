@@ -166,6 +166,14 @@ impl ReportMeta {
         }
     }
 
+    /// The older address of an article (F-MOVED): `old/` before the file name.
+    pub fn old_path(&self) -> String {
+        match self.path.rsplit_once('/') {
+            Some((dir, file)) => format!("{dir}/old/{file}"),
+            None => self.path.clone(),
+        }
+    }
+
     /// Path of part `k` of a split article (`t…_ID_1.html`); part 0 is the article itself.
     pub fn part_path(&self, k: u8) -> String {
         match (k, self.path.strip_suffix(".html")) {
@@ -433,7 +441,8 @@ impl Host {
         };
         let every = |n: usize| n > 0 && i % n == n - 1;
         let plain = !noise && kind == ReportKind::Html && year >= 2019;
-        let split = plain
+        let stub = !noise && kind == ReportKind::AttachmentOnly;
+        let split = (plain || stub)
             && matches!(self.spec.family, Family::Trs | Family::TrsOneBased)
             && every(self.spec.multipage_every);
         let meta = ReportMeta {
@@ -450,7 +459,11 @@ impl Host {
             variant: self.title_variant(i),
             noise,
             inconsistent: plain && every(self.spec.inconsistent_every),
-            parts: if split { 3 } else { 1 },
+            parts: match (split, stub) {
+                (false, _) => 1,
+                (true, true) => 2,
+                (true, false) => 3,
+            },
         };
         let idx = st.reports.len();
         for k in 1..meta.parts {
@@ -830,6 +843,12 @@ impl Host {
         if let Some(&(i, k)) = st.part_paths.get(path) {
             return Resource::Report(Box::new(st.reports[i].clone()), k);
         }
+        if self.spec.faults.moved_articles
+            && let Some(now) = current_path(path)
+            && st.by_path.contains_key(&now)
+        {
+            return Resource::Redirect(now);
+        }
         if path == "/module/download/downfile.jsp" {
             let hex = query
                 .get("filename")
@@ -1183,6 +1202,12 @@ pub(crate) fn rel_link(from_dir: &str, target: &str) -> String {
     };
     s.push_str(&to[common..].join("/"));
     s
+}
+
+/// Where an article's older address (F-MOVED, [`ReportMeta::old_path`]) points now.
+fn current_path(path: &str) -> Option<String> {
+    let (dir, file) = path.rsplit_once("/old/")?;
+    (!file.contains('/')).then(|| format!("{dir}/{file}"))
 }
 
 #[cfg(test)]

@@ -100,7 +100,9 @@ struct ArchivedPart {
 }
 
 /// The further pages a report page names (`createPageHTML(3, 0, "t…", "html")` in the
-/// article), read from the archive. Pages without the pager, most of them, cost one scan.
+/// article), read from the archive. `url` is where the page was served from (its final URL),
+/// which its relative links resolve against, as the crawler resolved them. Pages without the
+/// pager, most of them, cost one scan.
 fn archived_parts(
     reader: &Archive,
     url: &str,
@@ -136,12 +138,18 @@ fn archived_parts(
     Ok(parts)
 }
 
-/// Parses a report document, with its further pages when it has some.
-fn parse_source(src: &super::ReportSource, bytes: &[u8], parts: &[ArchivedPart]) -> ParsedReport {
+/// Parses a report document (`source` and `content_type` as archived), with its further pages
+/// when it has some.
+fn parse_archived(
+    source: &str,
+    content_type: Option<&str>,
+    bytes: &[u8],
+    parts: &[ArchivedPart],
+) -> ParsedReport {
     let first = Input {
         bytes,
-        source: &src.url,
-        content_type: src.content_type.as_deref(),
+        source,
+        content_type,
     };
     if parts.is_empty() {
         return report::parse(&first);
@@ -317,7 +325,8 @@ pub fn reparse(
             }
             let item = match reader.raw_bytes(&src.sha256) {
                 Ok(Some(bytes)) => {
-                    match archived_parts(&reader, &src.url, &bytes, src.content_type.as_deref()) {
+                    let base = src.final_url.as_deref().unwrap_or(&src.url);
+                    match archived_parts(&reader, base, &bytes, src.content_type.as_deref()) {
                         Ok(parts) => Ok((src, bytes, parts)),
                         Err(e) => Err((src.url.clone(), e.to_string())),
                     }
@@ -333,7 +342,7 @@ pub fn reparse(
     };
     let work = |item: SourceItem| {
         item.map(|(src, bytes, parts)| {
-            let mut parsed = parse_source(&src, &bytes, &parts);
+            let mut parsed = parse_archived(&src.url, src.content_type.as_deref(), &bytes, &parts);
             if src.year_source.as_deref() == Some(YearSource::Given.as_str()) {
                 parsed.year = src.year;
                 parsed.year_source = YearSource::Given;
@@ -563,11 +572,10 @@ pub fn adopt_attachments(archive: &mut Archive) -> Result<AdoptSummary> {
         let Some(page_bytes) = batch.archive().raw_bytes(&stub.sha256)? else {
             continue;
         };
-        let page = report::parse(&Input {
-            bytes: &page_bytes,
-            source: &stub.url,
-            content_type: stub.content_type.as_deref(),
-        });
+        // A stub split over pages may link its attachment from a further one.
+        let content_type = stub.content_type.as_deref();
+        let parts = archived_parts(batch.archive(), &stub.url, &page_bytes, content_type)?;
+        let page = parse_archived(&stub.url, content_type, &page_bytes, &parts);
         for link in &page.attachments {
             let Some(target) = resolve_link(&stub.url, link) else {
                 continue;

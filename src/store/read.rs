@@ -14,7 +14,10 @@ use crate::model::Fact;
 #[derive(Debug, Clone)]
 pub struct ReportSource {
     pub document_id: i64,
+    /// The URL requested (the report's source, as the crawler parsed it).
     pub url: String,
+    /// The URL after redirects, when different: the page's links resolve against it.
+    pub final_url: Option<String>,
     pub content_type: Option<String>,
     pub sha256: String,
     /// The report previously parsed from this document, if any.
@@ -183,7 +186,7 @@ impl Archive {
     pub fn report_sources(&self) -> Result<Vec<ReportSource>> {
         let mut stmt = self.conn.prepare(
             "SELECT d.id, d.url, d.content_type, d.sha256, r.id, a.name, a.region, a.portal, \
-             r.year, r.year_source, r.status, r.parse_sha256, r.parser_version \
+             r.year, r.year_source, r.status, r.parse_sha256, r.parser_version, d.final_url \
              FROM documents d LEFT JOIN reports r ON r.document_id = d.id \
              LEFT JOIN agencies a ON a.id = r.agency_id \
              WHERE d.kind = 'report' OR (r.id IS NOT NULL AND d.kind != 'attachment') \
@@ -204,6 +207,7 @@ impl Archive {
                 status: r.get(10)?,
                 parse_sha256: r.get(11)?,
                 parser_version: r.get(12)?,
+                final_url: r.get(13)?,
             })
         })?;
         Ok(rows.collect::<Result<Vec<_>, _>>()?)

@@ -91,13 +91,14 @@ pub fn column(db: &std::path::Path, sql: &str) -> Vec<String> {
         .unwrap()
 }
 
-/// Ids of the reports stored for the document fetched from `url`: exactly one when the crawl
-/// found the report once.
+/// Ids of the reports stored for the document fetched from `url` or redirected to it: exactly
+/// one when the crawl found the report once.
 pub fn report_ids(archive: &gknb::store::Archive, url: &str) -> Vec<i64> {
     let mut st = archive
         .conn()
         .prepare(
-            "SELECT r.id FROM reports r JOIN documents d ON d.id = r.document_id WHERE d.url = ?1",
+            "SELECT r.id FROM reports r JOIN documents d ON d.id = r.document_id \
+             WHERE ?1 IN (d.url, d.final_url)",
         )
         .unwrap();
     st.query_map([url], |r| r.get(0))
