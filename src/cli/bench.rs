@@ -77,6 +77,20 @@ pub struct Figures {
     /// Wall time the single archive writer spent writing batches, and its CPU time (Linux).
     pub writer_secs: f64,
     pub writer_cpu_secs: Option<f64>,
+    /// Share of the machine's CPU time in use, by every process, per second of the run
+    /// (`/proc/stat`, Linux): whether the crawl was bound by the CPUs rather than the rate
+    /// limits.
+    pub machine: Option<MachineLoad>,
+}
+
+/// How busy the machine's CPUs were during the crawl, sampled once a second.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct MachineLoad {
+    /// Mean share of all cores busy (user, system, interrupts, steal) over the samples.
+    pub mean_busy: f64,
+    /// Seconds sampled, and those in which at least 90% of the cores were busy.
+    pub seconds: usize,
+    pub saturated_seconds: usize,
 }
 
 /// What the simulator child reports when stopped.
@@ -235,9 +249,11 @@ fn bench(
     };
     let cpu0 = cpu_times();
     let start = Instant::now();
+    let sampler = LoadSampler::start();
     let summary = rt.block_on(crawl::crawl(db, &seeds, opts));
     let elapsed = start.elapsed().as_secs_f64().max(1e-9);
     let cpu1 = cpu_times();
+    let machine = sampler.finish();
     let _ = stdin.write_all(b"stop\n");
     drop(stdin);
     let sim_stats: SimStats = lines
@@ -274,6 +290,7 @@ fn bench(
         sim_peak_rss_mb: sim_stats.peak_rss_mb,
         writer_secs: summary.writer_secs,
         writer_cpu_secs: summary.writer_cpu_secs,
+        machine,
     })
 }
 
@@ -318,6 +335,91 @@ fn print_figures(f: &Figures) {
         "simulator (separate process): cpu {:.1}s, peak memory {:.1} MB",
         f.sim_cpu_secs, f.sim_peak_rss_mb
     );
+    if let Some(m) = &f.machine {
+        println!(
+            "machine: {:.0}% of {} cores busy on average (all processes); at least 90% busy for {} of {} seconds",
+            m.mean_busy * 100.0,
+            f.cores,
+            m.saturated_seconds,
+            m.seconds
+        );
+        if m.seconds > 0 && m.saturated_seconds * 2 >= m.seconds {
+            println!("the CPUs, not the rate limits, set the pace for most of this run");
+        }
+    }
+}
+
+/// Samples `/proc/stat` once a second on a thread of its own until [`LoadSampler::finish`].
+struct LoadSampler {
+    stop: std::sync::mpsc::Sender<()>,
+    thread: std::thread::JoinHandle<Vec<f64>>,
+}
+
+impl LoadSampler {
+    fn start() -> LoadSampler {
+        let (stop, stopped) = std::sync::mpsc::channel::<()>();
+        let thread = std::thread::spawn(move || {
+            let mut shares = Vec::new();
+            let Some(mut last) = cpu_ticks() else {
+                return shares;
+            };
+            // A message or a hang-up ends the sampling; a timeout is the next second.
+            while let Err(std::sync::mpsc::RecvTimeoutError::Timeout) =
+                stopped.recv_timeout(std::time::Duration::from_secs(1))
+            {
+                let Some(now) = cpu_ticks() else {
+                    break;
+                };
+                let (busy, total) = (now.0 - last.0, now.1 - last.1);
+                if total > 0 {
+                    shares.push(busy as f64 / total as f64);
+                }
+                last = now;
+            }
+            shares
+        });
+        LoadSampler { stop, thread }
+    }
+
+    /// `None` where `/proc/stat` cannot be read.
+    fn finish(self) -> Option<MachineLoad> {
+        let _ = self.stop.send(());
+        let shares = self.thread.join().ok()?;
+        if shares.is_empty() {
+            return cpu_ticks().map(|_| MachineLoad {
+                mean_busy: 0.0,
+                seconds: 0,
+                saturated_seconds: 0,
+            });
+        }
+        Some(MachineLoad {
+            mean_busy: shares.iter().sum::<f64>() / shares.len() as f64,
+            seconds: shares.len(),
+            saturated_seconds: shares.iter().filter(|&&s| s >= 0.9).count(),
+        })
+    }
+}
+
+/// Busy and total ticks of all CPUs since boot, from the `cpu` line of `/proc/stat`: user,
+/// nice, system, idle, iowait, irq, softirq, steal (guest time is inside user and nice).
+fn cpu_ticks() -> Option<(u64, u64)> {
+    parse_cpu_ticks(&std::fs::read_to_string("/proc/stat").ok()?)
+}
+
+fn parse_cpu_ticks(stat: &str) -> Option<(u64, u64)> {
+    let line = stat.lines().find(|l| l.starts_with("cpu "))?;
+    let v: Vec<u64> = line
+        .split_whitespace()
+        .skip(1)
+        .take(8)
+        .map(|x| x.parse().unwrap_or(0))
+        .collect();
+    if v.len() < 8 {
+        return None;
+    }
+    let idle = v[3] + v[4];
+    let total: u64 = v.iter().sum();
+    Some((total - idle, total))
 }
 
 /// User and system CPU seconds of this process, from `/proc/self/stat` (USER_HZ is 100 on
@@ -349,4 +451,18 @@ fn peak_rss_kb() -> Option<u64> {
         .find_map(|l| l.strip_prefix("VmHWM:"))
         .and_then(|v| v.split_whitespace().next())
         .and_then(|v| v.parse().ok())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_cpu_ticks;
+
+    #[test]
+    fn cpu_ticks_count_iowait_as_idle() {
+        let stat = "cpu  100 5 50 800 20 3 2 10 0 0\ncpu0 50 2 25 400 10 1 1 5 0 0\n";
+        // busy: user + nice + system + irq + softirq + steal; idle: idle + iowait.
+        assert_eq!(parse_cpu_ticks(stat), Some((170, 990)));
+        assert_eq!(parse_cpu_ticks("cpu0 1 2 3\n"), None);
+        assert_eq!(parse_cpu_ticks("cpu  1 2 3\n"), None);
+    }
 }
