@@ -20,6 +20,42 @@ fn pdf() -> Vec<u8> {
     .expect("pdf fixture")
 }
 
+fn hint() -> AgencyHint {
+    AgencyHint {
+        name: Some("示例县人民政府".into()),
+        region: "320000".into(),
+        portal: None,
+    }
+}
+
+/// Archives the PDF the stubs link, as the crawler would have fetched it.
+fn store_pdf(archive: &mut Archive) {
+    let pdf = pdf();
+    archive
+        .put_document(&doc(
+            "http://127.0.0.9/nb/att/report2021.pdf",
+            &pdf,
+            DocumentKind::Attachment,
+            "application/pdf",
+        ))
+        .expect("store attachment");
+}
+
+/// The agency-year's primary report is the PDF's, with all its facts.
+fn assert_the_pdf_is_primary(archive: &Archive) {
+    let (url, status, facts): (String, String, i64) = archive
+        .conn()
+        .query_row(
+            "SELECT url, status, fact_count FROM reports WHERE is_primary = 1",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+        )
+        .expect("primary report");
+    assert_eq!(url, "http://127.0.0.9/nb/att/report2021.pdf");
+    assert_eq!(status, "ok");
+    assert_eq!(facts, 200);
+}
+
 fn doc<'a>(url: &'a str, bytes: &'a [u8], kind: DocumentKind, ct: &'a str) -> NewDocument<'a> {
     NewDocument {
         url,
@@ -41,11 +77,7 @@ fn reparse_upgrades_an_attachment_only_page_once_its_attachment_is_archived() {
     let db = dir.path().join("a.sqlite");
     let mut archive = Archive::open(&db).expect("open");
     let page_url = "http://127.0.0.9/nb/2022/t20220120_1.html";
-    let hint = AgencyHint {
-        name: Some("示例县人民政府".into()),
-        region: "320000".into(),
-        portal: None,
-    };
+    let hint = hint();
     let page = report::parse(&Input {
         bytes: STUB.as_bytes(),
         source: page_url,
@@ -59,30 +91,12 @@ fn reparse_upgrades_an_attachment_only_page_once_its_attachment_is_archived() {
             &hint,
         )
         .expect("store page");
-    let pdf = pdf();
-    archive
-        .put_document(&doc(
-            "http://127.0.0.9/nb/att/report2021.pdf",
-            &pdf,
-            DocumentKind::Attachment,
-            "application/pdf",
-        ))
-        .expect("store attachment");
+    store_pdf(&mut archive);
 
     let summary =
         reparse(&mut archive, &ReparseOptions { workers: 1 }, &mut || {}).expect("reparse");
     assert_eq!(summary.attachments.adopted, 1, "{summary:?}");
-    let (url, status, facts): (String, String, i64) = archive
-        .conn()
-        .query_row(
-            "SELECT url, status, fact_count FROM reports WHERE is_primary = 1",
-            [],
-            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
-        )
-        .expect("primary report");
-    assert_eq!(url, "http://127.0.0.9/nb/att/report2021.pdf");
-    assert_eq!(status, "ok");
-    assert_eq!(facts, 200);
+    assert_the_pdf_is_primary(&archive);
     let (paged, agency): (i64, String) = archive
         .conn()
         .query_row(
@@ -127,11 +141,7 @@ fn a_split_stub_behind_a_redirect_is_read_from_all_its_pages() {
         "{head}<p>附件：<a href=\"../att/report2021.pdf\">年度报告.pdf</a></p>{}</body></html>",
         pager(1)
     );
-    let hint = AgencyHint {
-        name: Some("示例县人民政府".into()),
-        region: "320000".into(),
-        portal: None,
-    };
+    let hint = hint();
     // Stored as a first look at the page alone would have it.
     let page = report::parse(&Input {
         bytes: first.as_bytes(),
@@ -151,15 +161,7 @@ fn a_split_stub_behind_a_redirect_is_read_from_all_its_pages() {
             "text/html",
         ))
         .expect("store the second page");
-    let pdf = pdf();
-    archive
-        .put_document(&doc(
-            "http://127.0.0.9/nb/att/report2021.pdf",
-            &pdf,
-            DocumentKind::Attachment,
-            "application/pdf",
-        ))
-        .expect("store attachment");
+    store_pdf(&mut archive);
 
     let summary =
         reparse(&mut archive, &ReparseOptions { workers: 1 }, &mut || {}).expect("reparse");
@@ -175,14 +177,5 @@ fn a_split_stub_behind_a_redirect_is_read_from_all_its_pages() {
         .expect("the page's report");
     assert_eq!(status, "attachment_only");
     assert!(!warnings.contains("page_missing"), "{warnings}");
-    let (url, facts): (String, i64) = archive
-        .conn()
-        .query_row(
-            "SELECT url, fact_count FROM reports WHERE is_primary = 1",
-            [],
-            |r| Ok((r.get(0)?, r.get(1)?)),
-        )
-        .expect("primary report");
-    assert_eq!(url, "http://127.0.0.9/nb/att/report2021.pdf");
-    assert_eq!(facts, 200);
+    assert_the_pdf_is_primary(&archive);
 }
