@@ -133,8 +133,12 @@ pub fn run(args: Args, ctx: &Context) -> anyhow::Result<ExitCode> {
         .clone()
         .unwrap_or_else(|| scratch.join("bench.sqlite"));
     let figures = bench(&rt, &args, ctx, &db);
+    // Also after an interrupt: the scratch archive of a large bench runs to gigabytes.
     let _ = std::fs::remove_dir_all(&scratch);
-    let figures = figures?;
+    let Some(figures) = figures? else {
+        eprintln!("gknb bench: interrupted; scratch files removed");
+        return Ok(ExitCode::from(130));
+    };
     if args.json {
         println!("{}", serde_json::to_string_pretty(&figures)?);
     } else {
@@ -180,12 +184,13 @@ async fn serve(args: &Args) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Runs the bench; `None` when a signal (Ctrl-C, SIGTERM) stopped it.
 fn bench(
     rt: &tokio::runtime::Runtime,
     args: &Args,
     ctx: &Context,
     db: &std::path::Path,
-) -> anyhow::Result<Figures> {
+) -> anyhow::Result<Option<Figures>> {
     use std::io::{BufRead as _, Write as _};
     let exe = std::env::current_exe().context("cannot find the gknb executable")?;
     let mut child = std::process::Command::new(exe)
@@ -250,7 +255,17 @@ fn bench(
     let cpu0 = cpu_times();
     let start = Instant::now();
     let sampler = LoadSampler::start();
-    let summary = rt.block_on(crawl::crawl(db, &seeds, opts));
+    let summary = rt.block_on(async {
+        tokio::select! {
+            s = crawl::crawl(db, &seeds, opts) => Some(s),
+            () = interrupted() => None,
+        }
+    });
+    let Some(summary) = summary else {
+        let _ = child.kill();
+        let _ = child.wait();
+        return Ok(None);
+    };
     let elapsed = start.elapsed().as_secs_f64().max(1e-9);
     let cpu1 = cpu_times();
     let machine = sampler.finish();
@@ -267,7 +282,7 @@ fn bench(
     let requests = sim_stats.requests;
     let rps = requests as f64 / elapsed;
     let cpu = (cpu1.0 - cpu0.0) + (cpu1.1 - cpu0.1);
-    Ok(Figures {
+    Ok(Some(Figures {
         hosts: args.hosts,
         reports_per_host: args.reports,
         rate_per_host: args.rate,
@@ -291,7 +306,31 @@ fn bench(
         writer_secs: summary.writer_secs,
         writer_cpu_secs: summary.writer_cpu_secs,
         machine,
-    })
+    }))
+}
+
+/// Resolves on Ctrl-C or SIGTERM; never when the signals cannot be watched.
+async fn interrupted() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        let (Ok(mut int), Ok(mut term)) = (
+            signal(SignalKind::interrupt()),
+            signal(SignalKind::terminate()),
+        ) else {
+            return std::future::pending().await;
+        };
+        tokio::select! {
+            _ = int.recv() => {}
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        if tokio::signal::ctrl_c().await.is_err() {
+            std::future::pending::<()>().await;
+        }
+    }
 }
 
 fn print_figures(f: &Figures) {
