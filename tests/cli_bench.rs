@@ -47,7 +47,7 @@ fn an_interrupted_bench_leaves_no_scratch_files() {
     use std::time::{Duration, Instant};
 
     let tmp = tempfile::tempdir().unwrap();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_gknb"))
+    let child = Command::new(env!("CARGO_BIN_EXE_gknb"))
         .current_dir(tmp.path())
         .env("TMPDIR", tmp.path())
         .args([
