@@ -1,5 +1,5 @@
-//! `kill -9` in the middle of a crawl, then the same command again: the archive ends up equal to
-//! an uninterrupted crawl's, and nothing archived before the kill is fetched again.
+//! `kill -9` (or Ctrl-C) in the middle of a crawl, then the same command again: the archive ends
+//! up equal to an uninterrupted crawl's, and nothing archived before the kill is fetched again.
 
 mod crawl_support;
 
@@ -108,6 +108,19 @@ fn archived_requests(db: &Path) -> HashSet<String> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn kill_9_then_resume_equals_an_uninterrupted_crawl() {
+    interrupt_then_resume("KILL").await;
+}
+
+/// Ctrl-C: the crawl writes what it has fetched, exits 130 and leaves its run open, and the
+/// same command resumes it, as after a kill.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ctrl_c_then_resume_equals_an_uninterrupted_crawl() {
+    interrupt_then_resume("INT").await;
+}
+
+/// Crawls the world once without a break for reference, then with the real binary stopped by
+/// `signal` part way through and run again; compares the two archives.
+async fn interrupt_then_resume(signal: &str) {
     let sim = sim::start(world()).await.unwrap();
     let dir = tempfile::tempdir().unwrap();
     let seeds_path = dir.path().join("seeds.toml");
@@ -165,8 +178,16 @@ async fn kill_9_then_resume_equals_an_uninterrupted_crawl() {
         );
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
-    child.kill().unwrap(); // SIGKILL
-    child.wait().unwrap();
+    let sent = Command::new("kill")
+        .arg(format!("-{signal}"))
+        .arg(child.id().to_string())
+        .status()
+        .unwrap();
+    assert!(sent.success());
+    let stopped = child.wait().unwrap();
+    if signal == "INT" {
+        assert_eq!(stopped.code(), Some(130), "{stopped:?}");
+    }
     let before_kill = archived_requests(&db);
     // What makes resuming exact: a response is archived in the transaction that finishes its
     // frontier row, so no document outlives the kill without its row being done.

@@ -258,7 +258,7 @@ fn bench(
     let summary = rt.block_on(async {
         tokio::select! {
             s = crawl::crawl(db, &seeds, opts) => Some(s),
-            () = interrupted() => None,
+            () = super::interrupted() => None,
         }
     });
     let Some(summary) = summary else {
@@ -307,30 +307,6 @@ fn bench(
         writer_cpu_secs: summary.writer_cpu_secs,
         machine,
     }))
-}
-
-/// Resolves on Ctrl-C or SIGTERM; never when the signals cannot be watched.
-async fn interrupted() {
-    #[cfg(unix)]
-    {
-        use tokio::signal::unix::{SignalKind, signal};
-        let (Ok(mut int), Ok(mut term)) = (
-            signal(SignalKind::interrupt()),
-            signal(SignalKind::terminate()),
-        ) else {
-            return std::future::pending().await;
-        };
-        tokio::select! {
-            _ = int.recv() => {}
-            _ = term.recv() => {}
-        }
-    }
-    #[cfg(not(unix))]
-    {
-        if tokio::signal::ctrl_c().await.is_err() {
-            std::future::pending::<()>().await;
-        }
-    }
 }
 
 fn print_figures(f: &Figures) {

@@ -110,13 +110,27 @@ pub fn run(args: Args, ctx: &Context) -> anyhow::Result<ExitCode> {
     };
     crawl::tune_malloc();
     let rt = crawl::runtime().context("cannot start the async runtime")?;
+    // Ctrl-C (or SIGTERM) stops the crawl after writing what is in hand; a second one does
+    // not wait for that.
+    let stop = async {
+        super::interrupted().await;
+        tokio::spawn(async {
+            super::interrupted().await;
+            eprintln!("gknb crawl: stopped; run the same command to resume");
+            std::process::exit(130);
+        });
+    };
     let summary = rt
-        .block_on(crawl::crawl(&db, &seeds, opts))
+        .block_on(crawl::crawl_until(&db, &seeds, opts, stop))
         .with_context(|| format!("crawl into {} failed", db.display()))?;
     if args.json {
         println!("{}", serde_json::to_string_pretty(&summary)?);
     } else if !ctx.quiet {
         print!("{}", render_summary(&summary));
+    }
+    if summary.interrupted {
+        eprintln!("gknb crawl: interrupted; run the same command to resume");
+        return Ok(ExitCode::from(130));
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -127,9 +141,10 @@ pub fn render_summary(s: &Summary) -> String {
     let mut o = String::new();
     let _ = writeln!(
         o,
-        "run {}{}: {} pages, {} unchanged (304), {} requests, {:.1} MB in {:.1}s",
+        "run {}{}{}: {} pages, {} unchanged (304), {} requests, {:.1} MB in {:.1}s",
         s.run_id,
         if s.resumed { " (resumed)" } else { "" },
+        if s.interrupted { " (interrupted)" } else { "" },
         s.pages,
         s.not_modified,
         s.requests,

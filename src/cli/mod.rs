@@ -65,7 +65,8 @@ pub struct Context {
 }
 
 /// Entry point of the binary. Exit codes: 0 success; 1 the command ran but found what it
-/// reports as a problem (see each command); 2 usage, configuration or I/O error.
+/// reports as a problem (see each command); 2 usage, configuration or I/O error; 130 stopped
+/// by Ctrl-C or SIGTERM (`crawl`, `bench`).
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
     init_logging(cli.verbose, cli.quiet);
@@ -118,4 +119,28 @@ fn init_logging(verbose: u8, quiet: bool) {
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
         .try_init();
+}
+
+/// Resolves on Ctrl-C or SIGTERM; never when the signals cannot be watched.
+pub(crate) async fn interrupted() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        let (Ok(mut int), Ok(mut term)) = (
+            signal(SignalKind::interrupt()),
+            signal(SignalKind::terminate()),
+        ) else {
+            return std::future::pending().await;
+        };
+        tokio::select! {
+            _ = int.recv() => {}
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        if tokio::signal::ctrl_c().await.is_err() {
+            std::future::pending::<()>().await;
+        }
+    }
 }

@@ -110,6 +110,8 @@ pub struct HostVerdict {
 pub struct Summary {
     pub run_id: i64,
     pub resumed: bool,
+    /// Stopped early ([`crawl_until`]): the next run resumes this one.
+    pub interrupted: bool,
     /// Responses archived by this process (any status).
     pub pages: u64,
     /// Conditional requests answered 304.
@@ -314,6 +316,19 @@ fn thread_cpu_secs() -> Option<f64> {
 
 /// Crawls `seeds` into the archive at `db`, resuming an interrupted run.
 pub async fn crawl(db: &Path, seeds: &[Seed], opts: CrawlOptions) -> Result<Summary, CrawlError> {
+    crawl_until(db, seeds, opts, std::future::pending()).await
+}
+
+/// [`crawl`], stopping early when `stop` resolves (Ctrl-C at the command line): no request
+/// starts after that, the results already in hand are written, requests under way are left
+/// for the next run, and the summary says `interrupted`. The run stays open, so the same
+/// command resumes it, as after a kill.
+pub async fn crawl_until(
+    db: &Path,
+    seeds: &[Seed],
+    opts: CrawlOptions,
+    stop: impl std::future::Future<Output = ()>,
+) -> Result<Summary, CrawlError> {
     let started = Instant::now();
     let mut store = CrawlDb::open(db)?;
     let run = store.start_run()?;
@@ -403,9 +418,10 @@ pub async fn crawl(db: &Path, seeds: &[Seed], opts: CrawlOptions) -> Result<Summ
         },
         progress: indicatif::ProgressBar::hidden(),
         errors: 0,
+        stopping: false,
     };
     sched.setup_progress();
-    sched.run().await?;
+    sched.run(stop).await?;
     sched.finish(started)
 }
 
@@ -451,6 +467,8 @@ struct Scheduler {
     summary: Summary,
     progress: indicatif::ProgressBar,
     errors: u64,
+    /// Asked to stop: no request starts, what is in hand gets written.
+    stopping: bool,
 }
 
 /// The seeds' politeness, for hosts a seed's crawl reaches besides its own (allowed by
@@ -483,6 +501,7 @@ enum Event {
     Results(Vec<TaskResult>),
     Written(Result<Box<WriteDone>, tokio::sync::oneshot::error::RecvError>),
     Tick,
+    Stop,
 }
 
 /// Waits for the batch being written, or forever when there is none.
@@ -518,24 +537,27 @@ impl Scheduler {
         ));
     }
 
-    async fn run(&mut self) -> Result<(), CrawlError> {
+    async fn run(&mut self, stop: impl std::future::Future<Output = ()>) -> Result<(), CrawlError> {
         for h in self.reader.pending_hosts()? {
             self.hosts.entry(h).or_default();
         }
         let (tx, mut rx) = mpsc::unbounded_channel::<TaskResult>();
         let mut in_flight = 0usize;
+        let mut stop = std::pin::pin!(stop);
         loop {
-            if !self.page_cap_reached() {
+            if !self.page_cap_reached() && !self.stopping {
                 in_flight += self.dispatch(&tx, in_flight)?;
             }
-            let due = in_flight == 0
+            // Once stopping, requests under way are not waited for: their rows stay pending.
+            let idle = in_flight == 0 || self.stopping;
+            let due = idle
                 || self.waiting.len() >= BATCH_MAX
                 || self.last_write.elapsed() >= WRITE_INTERVAL
                 || self.starving();
             if self.writing.is_none() && !self.waiting.is_empty() && due {
                 self.start_write()?;
             }
-            if in_flight == 0 && self.writing.is_none() && self.waiting.is_empty() {
+            if idle && self.writing.is_none() && self.waiting.is_empty() {
                 break;
             }
             let tick = tokio::time::Instant::from_std(self.last_write + WRITE_INTERVAL);
@@ -556,6 +578,7 @@ impl Scheduler {
                 },
                 w = written(&mut self.writing) => Event::Written(w),
                 _ = tokio::time::sleep_until(tick), if wait_for_tick => Event::Tick,
+                () = &mut stop, if !self.stopping => Event::Stop,
             };
             match event {
                 Event::Results(results) => {
@@ -582,6 +605,11 @@ impl Scheduler {
                     self.apply(committed?);
                 }
                 Event::Tick => {}
+                Event::Stop => {
+                    tracing::info!(in_flight, "stopping: writing what is in hand");
+                    self.stopping = true;
+                    self.summary.interrupted = true;
+                }
             }
             self.update_progress();
         }
@@ -842,10 +870,13 @@ impl Scheduler {
             .store
             .take()
             .ok_or_else(|| CrawlError::Task("archive lent out".into()))?;
-        // Pages whose report is an attachment fetched in this run get the attachment's facts.
-        let adopted =
-            crate::store::pipeline::adopt_attachments(store.archive()).map_err(StateError::from)?;
-        self.summary.attachments_adopted = adopted.adopted as u64;
+        // Pages whose report is an attachment fetched in this run get the attachment's facts;
+        // after an interrupt, the run that resumes does it.
+        if !self.stopping {
+            let adopted = crate::store::pipeline::adopt_attachments(store.archive())
+                .map_err(StateError::from)?;
+            self.summary.attachments_adopted = adopted.adopted as u64;
+        }
         let (total, new, failed) = store.report_counts(run)?;
         self.summary.reports_total = total;
         self.summary.new_report_count = new;
@@ -871,7 +902,8 @@ impl Scheduler {
         }
         self.summary.elapsed_secs = started.elapsed().as_secs_f64();
         let json = serde_json::to_string(&self.summary).map_err(StateError::from)?;
-        if !self.page_cap_reached() {
+        // A run cut short (page cap, interrupt) stays open for the next command to resume.
+        if !self.page_cap_reached() && !self.stopping {
             store.finish_run(run, &json)?;
         }
         Ok(self.summary)
