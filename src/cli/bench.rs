@@ -255,17 +255,16 @@ fn bench(
     let cpu0 = cpu_times();
     let start = Instant::now();
     let sampler = LoadSampler::start();
-    let summary = rt.block_on(async {
-        tokio::select! {
-            s = crawl::crawl(db, &seeds, opts) => Some(s),
-            () = super::interrupted() => None,
-        }
-    });
-    let Some(summary) = summary else {
+    let stop = {
+        let _in_runtime = rt.enter();
+        super::interrupted()
+    };
+    let summary = rt.block_on(crawl::crawl_until(db, &seeds, opts, stop));
+    if summary.as_ref().is_ok_and(|s| s.interrupted) {
         let _ = child.kill();
         let _ = child.wait();
         return Ok(None);
-    };
+    }
     let elapsed = start.elapsed().as_secs_f64().max(1e-9);
     let cpu1 = cpu_times();
     let machine = sampler.finish();

@@ -112,8 +112,12 @@ pub fn run(args: Args, ctx: &Context) -> anyhow::Result<ExitCode> {
     let rt = crawl::runtime().context("cannot start the async runtime")?;
     // Ctrl-C (or SIGTERM) stops the crawl after writing what is in hand; a second one does
     // not wait for that.
+    let first = {
+        let _in_runtime = rt.enter();
+        super::interrupted()
+    };
     let stop = async {
-        super::interrupted().await;
+        first.await;
         tokio::spawn(async {
             super::interrupted().await;
             eprintln!("gknb crawl: stopped; run the same command to resume");

@@ -121,26 +121,34 @@ fn init_logging(verbose: u8, quiet: bool) {
         .try_init();
 }
 
-/// Resolves on Ctrl-C or SIGTERM; never when the signals cannot be watched.
-pub(crate) async fn interrupted() {
+/// Watches for Ctrl-C and SIGTERM from the moment it is called (inside the runtime), so a
+/// signal that comes before the returned future is first polled (while a crawl opens its
+/// archive) is not lost and no longer kills the process. The future resolves on the first
+/// signal; never when the signals cannot be watched.
+pub(crate) fn interrupted() -> impl std::future::Future<Output = ()> + Send + 'static {
     #[cfg(unix)]
     {
         use tokio::signal::unix::{SignalKind, signal};
-        let (Ok(mut int), Ok(mut term)) = (
+        let streams = (
             signal(SignalKind::interrupt()),
             signal(SignalKind::terminate()),
-        ) else {
-            return std::future::pending().await;
-        };
-        tokio::select! {
-            _ = int.recv() => {}
-            _ = term.recv() => {}
+        );
+        async move {
+            let (Ok(mut int), Ok(mut term)) = streams else {
+                return std::future::pending().await;
+            };
+            tokio::select! {
+                _ = int.recv() => {}
+                _ = term.recv() => {}
+            }
         }
     }
     #[cfg(not(unix))]
     {
-        if tokio::signal::ctrl_c().await.is_err() {
-            std::future::pending::<()>().await;
+        async {
+            if tokio::signal::ctrl_c().await.is_err() {
+                std::future::pending::<()>().await;
+            }
         }
     }
 }
